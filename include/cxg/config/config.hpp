@@ -86,10 +86,16 @@ struct Config {
 
 // Reads CXG_* variables through `getenv` (injectable for tests); `overrides` maps a
 // variable name to a value given on the command line and wins over the environment.
-// Secret generation is not done here (see secrets_file.hpp): fields stay empty.
+// A variable set to "" counts as unset. Secret generation is not done here (see
+// secrets_file.hpp): fields stay empty.
+// `env_names` lists the names of the set variables; it is only used to warn about the
+// prefix-matched reference-only variables (CXG_RELAY_*, CXG_AUDIT_*), which a lookup
+// function cannot enumerate. Pass process_env_names() with process_env().
 using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
-Config load_config(const EnvLookup& getenv, const std::map<std::string, std::string>& overrides = {});
+Config load_config(const EnvLookup& getenv, const std::map<std::string, std::string>& overrides = {},
+                   const std::vector<std::string>& env_names = {});
 EnvLookup process_env();
+std::vector<std::string> process_env_names();
 
 // Parses CXG_DATABASE_URL; throws ConfigError naming CXG_DATABASE_URL.
 DatabaseLocation parse_database_url(const std::string& url);

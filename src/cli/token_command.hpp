@@ -1,0 +1,6 @@
+#pragma once
+#include <CLI/App.hpp>
+
+namespace cxg::cli {
+void add_token_command(CLI::App& app);
+}

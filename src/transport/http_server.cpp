@@ -1,0 +1,115 @@
+#include "cxg/transport/http_server.hpp"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <thread>
+#include <vector>
+
+#include "cxg/common/log.hpp"
+#include "http_session.hpp"
+
+namespace cxg::transport {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+struct HttpServer::Impl {
+  Impl(ServerOptions o, const api::Router& r, metrics::Registry& m)
+      : state(std::move(o), r, m), acceptor(asio::make_strand(state.ioc)) {}
+
+  void accept() {
+    acceptor.async_accept(asio::make_strand(state.ioc), [this](boost::system::error_code ec, tcp::socket sock) {
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+      if (!ec) {
+        tune(sock);
+        std::make_shared<HttpSession>(std::move(sock), state)->run();
+      } else {
+        log::warn("accept failed", {{"error", ec.message()}});
+      }
+      accept();
+    });
+  }
+
+  // TCP_NODELAY everywhere (small JSON-RPC frames); keepalive finds dead peers.
+  void tune(tcp::socket& sock) {
+    boost::system::error_code ec;
+    sock.set_option(tcp::no_delay(true), ec);
+    sock.set_option(asio::socket_base::keep_alive(true), ec);
+    const int idle = static_cast<int>(state.opts.tcp_keepalive.count());
+    ::setsockopt(sock.native_handle(), IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+    ::setsockopt(sock.native_handle(), IPPROTO_TCP, TCP_KEEPINTVL, &idle, sizeof idle);
+  }
+
+  ServerState state;
+  tcp::acceptor acceptor;
+  std::vector<std::thread> threads;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+};
+
+HttpServer::HttpServer(ServerOptions opts, const api::Router& router, metrics::Registry& metrics)
+    : impl_(std::make_unique<Impl>(std::move(opts), router, metrics)) {}
+
+HttpServer::~HttpServer() { stop(); }
+
+void HttpServer::start() {
+  auto& a = impl_->acceptor;
+  boost::system::error_code ec;
+  const auto addr = asio::ip::make_address(impl_->state.opts.host, ec);
+  if (ec) throw std::runtime_error("CXG_LISTEN: invalid address " + impl_->state.opts.host);
+  const tcp::endpoint ep(addr, impl_->state.opts.port);
+  a.open(ep.protocol());
+  a.set_option(asio::socket_base::reuse_address(true));
+  a.bind(ep, ec);
+  if (ec) throw std::runtime_error("cannot listen on " + impl_->state.opts.host + ":" +
+                                   std::to_string(impl_->state.opts.port) + ": " + ec.message());
+  a.listen(asio::socket_base::max_listen_connections);
+  impl_->work.emplace(impl_->state.ioc.get_executor());
+  impl_->accept();
+  for (unsigned i = 0; i < impl_->state.opts.io_threads; ++i)
+    impl_->threads.emplace_back([this] { impl_->state.ioc.run(); });
+}
+
+std::uint16_t HttpServer::port() const {
+  boost::system::error_code ec;
+  return impl_->acceptor.local_endpoint(ec).port();
+}
+
+void HttpServer::stop_accepting() {
+  impl_->state.draining = true;
+  asio::post(impl_->acceptor.get_executor(), [this] {
+    boost::system::error_code ec;
+    impl_->acceptor.close(ec);
+  });
+  std::vector<std::shared_ptr<HttpSession>> live;
+  {
+    std::lock_guard lk(impl_->state.sessions_mu);
+    for (auto& [_, w] : impl_->state.sessions)
+      if (auto s = w.lock()) live.push_back(std::move(s));
+  }
+  for (auto& s : live) s->close_if_idle();
+}
+
+bool HttpServer::wait_idle(std::chrono::steady_clock::time_point deadline) {
+  while (impl_->state.session_count() > 0) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+void HttpServer::stop() {
+  if (!impl_) return;
+  impl_->work.reset();
+  impl_->state.ioc.stop();
+  for (auto& t : impl_->threads)
+    if (t.joinable()) t.join();
+  impl_->threads.clear();
+  impl_->state.workers.stop();
+  impl_->state.workers.join();
+}
+
+}  // namespace cxg::transport

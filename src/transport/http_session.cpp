@@ -1,0 +1,169 @@
+#include "http_session.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <boost/url/parse.hpp>
+
+#include "cxg/common/log.hpp"
+
+namespace cxg::transport {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+bool is_loopback(const asio::ip::address& a) {
+  if (a.is_loopback()) return true;
+  if (a.is_v6() && a.to_v6().is_v4_mapped())
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).is_loopback();
+  return false;
+}
+
+std::string address_text(const asio::ip::address& a) {
+  if (a.is_v6() && a.to_v6().is_v4_mapped())
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).to_string();
+  return a.to_string();
+}
+
+// Splits the request-target into decoded path segments and query parameters.
+bool parse_target(std::string_view target, api::Request& out) {
+  auto url = boost::urls::parse_origin_form(target);
+  if (!url) return false;
+  for (auto seg : url->segments()) out.segments.emplace_back(seg);
+  for (auto p : url->params()) out.query.emplace_back(p.key, p.has_value ? p.value : std::string());
+  return true;
+}
+
+}  // namespace
+
+HttpSession::HttpSession(tcp::socket&& socket, ServerState& state)
+    : stream_(std::move(socket)), state_(state) {
+  boost::system::error_code ec;
+  const auto ep = stream_.socket().remote_endpoint(ec);
+  if (!ec) {
+    peer_ip_ = address_text(ep.address());
+    peer_loopback_ = is_loopback(ep.address());
+  }
+}
+
+HttpSession::~HttpSession() {
+  std::lock_guard lk(state_.sessions_mu);
+  state_.sessions.erase(this);
+}
+
+void HttpSession::run() {
+  {
+    std::lock_guard lk(state_.sessions_mu);
+    state_.sessions.emplace(this, weak_from_this());
+  }
+  asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_request(); });
+}
+
+void HttpSession::close_if_idle() {
+  asio::post(stream_.get_executor(), [self = shared_from_this()] {
+    if (self->idle_) self->close();
+  });
+}
+
+void HttpSession::read_request() {
+  if (state_.draining) return close();
+  parser_.emplace();
+  parser_->header_limit(static_cast<std::uint32_t>(state_.opts.header_limit));
+  parser_->body_limit(state_.opts.body_limit);
+  // A new connection must send its headers promptly; a kept-alive one may idle longer.
+  stream_.expires_after(first_request_ ? state_.opts.header_timeout : state_.opts.keepalive_idle);
+  idle_ = !first_request_;
+  http::async_read(stream_, buffer_, *parser_,
+                   [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+}
+
+void HttpSession::on_read(beast::error_code ec) {
+  idle_ = false;
+  first_request_ = false;
+  if (ec == http::error::header_limit) return reject_unparsed(431, "request header fields too large");
+  if (ec == http::error::body_limit) {
+    api::Request partial;
+    parse_target(parser_->get().target(), partial);
+    auto res = api::Router::body_too_large(partial);
+    return send(std::move(res), "body_too_large", false);
+  }
+  if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::operation_aborted)
+    return close();
+  if (ec) {
+    // Any other HTTP parse error is the client's fault and gets a plain 400.
+    if (ec.category() == http::make_error_code(http::error::bad_target).category())
+      return reject_unparsed(400, "bad request");
+    return close();
+  }
+
+  auto& msg = parser_->get();
+  api::Request req;
+  req.method = std::string(msg.method_string());
+  req.target = std::string(msg.target());
+  if (!parse_target(msg.target(), req)) return reject_unparsed(400, "bad request");
+  for (const auto& f : msg) req.headers.add(std::string(f.name_string()), std::string(f.value()));
+  req.body = std::move(msg.body());
+  req.peer_ip = peer_ip_;
+  req.peer_is_loopback = peer_loopback_;
+  req.is_websocket_upgrade = beast::websocket::is_upgrade(msg);
+  handle(std::move(req));
+}
+
+void HttpSession::handle(api::Request req) {
+  const bool keep_alive = parser_->get().keep_alive();
+  stream_.expires_never();
+  if (api::Router::is_inline(req)) {
+    auto result = state_.router.handle(req);
+    return send(std::move(result.response), result.route, keep_alive);
+  }
+  // Blocking route: run it on the worker pool, then come back to this session's strand.
+  asio::post(state_.workers, [self = shared_from_this(), req = std::move(req), keep_alive]() mutable {
+    auto result = self->state_.router.handle(req);
+    asio::post(self->stream_.get_executor(), [self, result = std::move(result), keep_alive]() mutable {
+      if (result.admission) {
+        // Websocket relay sessions are wired by the relay; until then refuse clearly.
+        return self->send(api::plain(501, "websocket relay not available"), result.route, false);
+      }
+      self->send(std::move(result.response), result.route, keep_alive);
+    });
+  });
+}
+
+void HttpSession::send(api::Response res, const std::string& route, bool keep_alive) {
+  state_.metrics.counter("cxg_http_requests", {{"route", route}, {"code", std::to_string(res.status)}}).inc();
+  keep_alive = keep_alive && !state_.draining;
+  auto msg = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(res.status), 11);
+  msg->set(http::field::server, "cxg");
+  if (!res.content_type.empty()) msg->set(http::field::content_type, res.content_type);
+  for (const auto& [k, v] : res.headers.items()) msg->set(k, v);
+  msg->body() = std::move(res.body);
+  msg->keep_alive(keep_alive);
+  msg->prepare_payload();
+  stream_.expires_after(state_.opts.keepalive_idle);
+  http::async_write(stream_, *msg, [self = shared_from_this(), msg, keep_alive](beast::error_code ec, std::size_t) {
+    self->on_write(!keep_alive, ec);
+  });
+}
+
+void HttpSession::on_write(bool close_after, beast::error_code ec) {
+  if (ec || close_after) return close();
+  read_request();
+}
+
+void HttpSession::reject_unparsed(int status, const char* message) {
+  send(api::plain(status, message), "rejected", false);
+}
+
+void HttpSession::close() {
+  beast::error_code ec;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream_.socket().close(ec);
+}
+
+}  // namespace cxg::transport

@@ -1,0 +1,42 @@
+#pragma once
+// One HTTP/1.1 connection: reads requests under the header/body limits and timeouts, runs
+// the router (blocking routes on the worker pool), writes responses, keeps alive.
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <memory>
+#include <optional>
+
+#include "server_state.hpp"
+
+namespace cxg::transport {
+
+class HttpSession : public std::enable_shared_from_this<HttpSession> {
+ public:
+  HttpSession(boost::asio::ip::tcp::socket&& socket, ServerState& state);
+  ~HttpSession();
+  void run();
+  // Drain: a connection waiting for its next request is closed; a busy one finishes first.
+  void close_if_idle();
+
+ private:
+  void read_request();
+  void on_read(boost::beast::error_code ec);
+  void handle(api::Request req);
+  void send(api::Response res, const std::string& route, bool keep_alive);
+  void on_write(bool close, boost::beast::error_code ec);
+  void reject_unparsed(int status, const char* message);
+  void close();
+
+  boost::beast::tcp_stream stream_;
+  boost::beast::flat_buffer buffer_;
+  std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
+  ServerState& state_;
+  std::string peer_ip_;
+  bool peer_loopback_ = false;
+  bool first_request_ = true;
+  bool idle_ = false;  // waiting for the next request
+};
+
+}  // namespace cxg::transport

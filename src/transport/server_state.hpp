@@ -1,0 +1,38 @@
+#pragma once
+// State shared by the listener and its sessions (Beast chat-multi's "shared_state").
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+
+#include "cxg/api/router.hpp"
+#include "cxg/metrics/registry.hpp"
+#include "cxg/transport/http_server.hpp"
+
+namespace cxg::transport {
+
+class HttpSession;
+
+struct ServerState {
+  ServerState(ServerOptions o, const api::Router& r, metrics::Registry& m)
+      : opts(std::move(o)), router(r), metrics(m), workers(opts.worker_threads) {}
+
+  const ServerOptions opts;
+  const api::Router& router;
+  metrics::Registry& metrics;
+  boost::asio::io_context ioc;
+  boost::asio::thread_pool workers;
+  std::atomic<bool> draining{false};
+
+  // Live sessions, so a drain can close the idle keep-alive ones.
+  std::mutex sessions_mu;
+  std::unordered_map<HttpSession*, std::weak_ptr<HttpSession>> sessions;
+  std::size_t session_count() {
+    std::lock_guard lk(sessions_mu);
+    return sessions.size();
+  }
+};
+
+}  // namespace cxg::transport
