@@ -16,11 +16,11 @@ bool TurnRevocations::is_revoked(std::string_view turn_id) const {
 }
 
 void TurnRevocations::resync() {
-  std::vector<std::pair<std::string, std::int64_t>> rows;
-  for (auto& r : store_.load_revocations(clock_.now_unix_ms())) rows.emplace_back(std::move(r.turn_id), r.expires_at);
-  if (rows.size() > kWarnRows)
-    log::warn("many turn revocations held", {{"rows", rows.size()}});
-  mirror_.replace_all(rows);
+  // Merge rather than replace: a revocation applied while the rows were being read must not
+  // vanish from the mirror. Nothing is ever un-revoked early, and prune() drops expired rows.
+  const auto rows = store_.load_revocations(clock_.now_unix_ms());
+  if (rows.size() > kWarnRows) log::warn("many turn revocations held", {{"rows", rows.size()}});
+  for (const auto& r : rows) mirror_.apply(r.turn_id, r.expires_at);
 }
 
 std::size_t TurnRevocations::prune() {

@@ -88,7 +88,8 @@ class AgentserverValidator final : public Validator {
 }  // namespace
 
 std::unique_ptr<Validator> make_agentserver_validator(AgentserverOptions opts) {
-  if (opts.base_url.empty()) throw std::runtime_error("CXG_AGENTSERVER_INTERNAL_URL: required by the agentserver validator");
+  if (opts.base_url.empty())
+    throw std::runtime_error("CXG_AGENTSERVER_INTERNAL_URL: required by the agentserver validator");
   // The secret goes verbatim into a header line; a line break would split the request.
   if (opts.internal_secret.find_first_of("\r\n") != std::string::npos)
     throw std::runtime_error("CXG_AGENTSERVER_INTERNAL_SECRET: contains a line break");

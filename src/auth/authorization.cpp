@@ -32,8 +32,7 @@ std::optional<Credential::Scheme> parse_scheme(std::string_view scheme) {
 
 }  // namespace
 
-std::optional<Credential> parse_authorization(std::string_view header_value,
-                                              std::string_view account_id) {
+std::optional<Credential> parse_authorization(std::string_view header_value, std::string_view account_id) {
   const std::string_view value = trim_ows(header_value);
   const std::size_t space = value.find(' ');
   if (space == std::string_view::npos) return std::nullopt;  // scheme alone, or nothing

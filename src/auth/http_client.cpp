@@ -4,18 +4,17 @@
 
 #include <memory>
 #include <mutex>
-#include <stdexcept>
+#include <new>
 
 namespace cxg::auth::http {
 namespace {
 
 // curl_global_init is not thread-safe and must run once before any handle is created.
-void ensure_curl_initialized() {
+bool curl_initialized() {
   static std::once_flag once;
-  std::call_once(once, [] {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-      throw std::runtime_error("curl_global_init failed");
-  });
+  static bool ok = false;
+  std::call_once(once, [] { ok = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK; });
+  return ok;
 }
 
 struct EasyDeleter {
@@ -80,7 +79,7 @@ void configure(CURL* h, const Request& request, curl_slist* headers, Sink& sink)
 }  // namespace
 
 Result<Response, std::string> perform(const Request& request) {
-  ensure_curl_initialized();
+  if (!curl_initialized()) return unexpected(std::string("curl_global_init failed"));
   EasyHandle handle(curl_easy_init());
   if (!handle) return unexpected(std::string("curl_easy_init failed"));
   const HeaderList headers = build_headers(request);

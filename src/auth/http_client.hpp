@@ -14,7 +14,7 @@ struct Request {
   std::string url;
   std::vector<std::string> headers;  // "Name: value"
   bool post = false;
-  std::string body;                  // sent when post
+  std::string body;  // sent when post
   std::chrono::milliseconds timeout{5000};
   std::size_t max_response_bytes = 1 << 20;
 };

@@ -35,8 +35,9 @@ struct MdCtxDeleter {
 };
 
 std::unique_ptr<BIGNUM, BnDeleter> to_bignum(std::string_view big_endian) {
-  return std::unique_ptr<BIGNUM, BnDeleter>(BN_bin2bn(
-      reinterpret_cast<const unsigned char*>(big_endian.data()), static_cast<int>(big_endian.size()), nullptr));
+  return std::unique_ptr<BIGNUM, BnDeleter>(
+      BN_bin2bn(reinterpret_cast<const unsigned char*>(big_endian.data()),
+                static_cast<int>(big_endian.size()), nullptr));
 }
 
 // OpenSSL 3 builds keys from parameters; the deprecated RSA_set0_key path is avoided.
@@ -102,7 +103,8 @@ Result<std::shared_ptr<const JwkSet>, std::string> parse_jwk_set(std::string_vie
     if (!entry.is_object() || !is_rs256_signing_jwk(entry.as_object())) continue;
     auto jwk = parse_rsa_jwk(entry.as_object());
     if (!jwk) {
-      log::warn("JWKS key skipped", {{"kid", string_member(entry.as_object(), "kid")}, {"problem", jwk.error()}});
+      log::warn("JWKS key skipped",
+                {{"kid", string_member(entry.as_object(), "kid")}, {"problem", jwk.error()}});
       continue;
     }
     usable.push_back(std::move(*jwk));
@@ -119,7 +121,8 @@ bool verify_rs256(const EVP_PKEY* key, std::string_view signing_input, std::stri
       ctx &&
       EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, const_cast<EVP_PKEY*>(key)) == 1 &&
       EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
-                       reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size()) == 1;
+                       reinterpret_cast<const unsigned char*>(signing_input.data()),
+                       signing_input.size()) == 1;
   if (!ok) ERR_clear_error();  // a failed verification must not leave errors for the next caller
   return ok;
 }

@@ -1,7 +1,7 @@
 // `jwks` validator (http-api.md §3.3): offline RS256 JWT verification against a JWK Set.
 // See auth/jwt.hpp for why JWT decoding is hand-written.
-#include <boost/json.hpp>
 #include <algorithm>
+#include <boost/json.hpp>
 #include <cmath>
 #include <functional>
 #include <mutex>
@@ -68,7 +68,9 @@ class KeyStore {
         clock_(clock) {}
 
   void load_or_throw() {
-    if (auto problem = load()) throw std::runtime_error(variable_ + ": " + *problem);
+    auto parsed = fetch_and_parse();
+    if (!parsed) throw std::runtime_error(variable_ + ": " + parsed.error());
+    install(std::move(*parsed));
   }
 
   // nullptr while no key set could ever be loaded.
@@ -80,7 +82,7 @@ class KeyStore {
       if (auto keys = snapshot()) return keys;
       refreshing.lock();
     }
-    if (refresh_due()) load();
+    if (refresh_due()) refresh();
     return snapshot();
   }
 
@@ -89,7 +91,7 @@ class KeyStore {
   std::shared_ptr<const JwkSet> refetch_for_unknown_kid() {
     if (!claim_kid_refetch()) return snapshot();
     std::lock_guard refreshing(refresh_mu_);
-    load();
+    refresh();
     return snapshot();
   }
 
@@ -125,22 +127,22 @@ class KeyStore {
     return parsed;
   }
 
-  // Fetches and installs a key set; on failure keeps the previous one. Returns the problem.
-  std::optional<std::string> load() {
+  // Installs a fresh key set; on failure keeps the previous one and retries soon.
+  void refresh() {
     auto parsed = fetch_and_parse();
+    if (parsed) return install(std::move(*parsed));
     std::lock_guard lock(mu_);
-    const std::int64_t now = clock_.now_unix_ms();
-    if (parsed) {
-      keys_ = *parsed;
-      next_refresh_ms_ = now + refresh_ms_;
-      last_problem_.clear();
-      return std::nullopt;
-    }
-    next_refresh_ms_ = now + std::min(refresh_ms_, kRetryAfterFailureMs);
+    next_refresh_ms_ = clock_.now_unix_ms() + std::min(refresh_ms_, kRetryAfterFailureMs);
     last_problem_ = parsed.error();
     log::error(keys_ ? "JWKS refresh failed; keeping the previous keys" : "JWKS keys unavailable",
                {{"variable", variable_}, {"problem", last_problem_}});
-    return last_problem_;
+  }
+
+  void install(std::shared_ptr<const JwkSet> keys) {
+    std::lock_guard lock(mu_);
+    keys_ = std::move(keys);
+    next_refresh_ms_ = clock_.now_unix_ms() + refresh_ms_;
+    last_problem_.clear();
   }
 
   const std::string variable_;
@@ -165,7 +167,8 @@ std::optional<std::string> header_problem(const json::object& header) {
   if (alg->as_string() != "RS256") return "alg " + for_log(alg->as_string()) + " not accepted (RS256 only)";
   // RFC 7515 §4.1.11: extensions listed in crit must be understood; cxg understands none.
   if (header.contains("crit")) return "JWT header has crit extensions";
-  if (const json::value* kid = header.if_contains("kid"); kid && !kid->is_string()) return "kid is not a string";
+  if (const json::value* kid = header.if_contains("kid"); kid && !kid->is_string())
+    return "kid is not a string";
   return std::nullopt;
 }
 
@@ -177,10 +180,14 @@ std::string_view string_claim(const json::object& claims, std::string_view name)
 // RFC 7519 NumericDate: seconds, possibly fractional (rounded down).
 std::optional<std::int64_t> numeric_date(const json::value& v) {
   double seconds = 0;
-  if (v.is_int64()) seconds = static_cast<double>(v.as_int64());
-  else if (v.is_uint64()) seconds = static_cast<double>(v.as_uint64());
-  else if (v.is_double()) seconds = v.as_double();
-  else return std::nullopt;
+  if (v.is_int64())
+    seconds = static_cast<double>(v.as_int64());
+  else if (v.is_uint64())
+    seconds = static_cast<double>(v.as_uint64());
+  else if (v.is_double())
+    seconds = v.as_double();
+  else
+    return std::nullopt;
   if (!std::isfinite(seconds) || seconds < 0 || seconds > kMaxNumericDate) return std::nullopt;
   return static_cast<std::int64_t>(std::floor(seconds));
 }
@@ -270,7 +277,8 @@ class JwksValidator final : public Validator {
       return outcome::rejected(kName, credential, *problem);
     const json::value* user = find_user_claim(claims, user_claim_);
     if (!user || !user->is_string() || user->as_string().empty())
-      return outcome::rejected(kName, credential, "user claim " + user_claim_ + " missing or not a non-empty string");
+      return outcome::rejected(kName, credential,
+                               "user claim " + user_claim_ + " missing or not a non-empty string");
     return outcome::accepted(std::string(user->as_string()), *exp);
   }
 

@@ -33,8 +33,7 @@ ValidationResult rejected(std::string_view validator, const Credential& credenti
   return failure(Verdict::rejected, log::Level::info, validator, credential, std::move(detail));
 }
 
-ValidationResult unavailable(std::string_view validator, const Credential& credential,
-                             std::string detail) {
+ValidationResult unavailable(std::string_view validator, const Credential& credential, std::string detail) {
   return failure(Verdict::unavailable, log::Level::warn, validator, credential, std::move(detail));
 }
 

@@ -11,7 +11,6 @@ namespace cxg::auth::outcome {
 
 ValidationResult accepted(std::string user_id, std::optional<std::int64_t> expires_at_s = {});
 ValidationResult rejected(std::string_view validator, const Credential& credential, std::string detail);
-ValidationResult unavailable(std::string_view validator, const Credential& credential,
-                             std::string detail);
+ValidationResult unavailable(std::string_view validator, const Credential& credential, std::string detail);
 
 }  // namespace cxg::auth::outcome

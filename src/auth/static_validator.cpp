@@ -71,8 +71,8 @@ Result<TokenTable, std::string> parse_tokens(std::string_view text) {
     if (fields.empty() || fields.front().starts_with('#')) continue;
     const std::string where = "line " + std::to_string(line_no + 1) + ": ";
     if (fields.size() != 2)
-      return unexpected(where + "expected '<token> <user_id>', found " + std::to_string(fields.size()) +
-                        " fields");
+      return unexpected(where + "expected 2 fields '<token> <user_id>', found " +
+                        std::to_string(fields.size()));
     if (!ids::is_valid_opaque_id(fields[1])) return unexpected(where + "invalid user_id");
     const crypto::Digest digest = crypto::sha256(fields[0]);
     const auto [it, inserted] = first_line_of.try_emplace(digest, line_no + 1);
@@ -136,6 +136,8 @@ class StaticValidator final : public Validator {
   std::string_view name() const override { return kName; }
 
  private:
+  // The lock is held across a reload, which happens at most once per interval and only when
+  // the file changed; other validations wait that long rather than read a half-swapped state.
   std::shared_ptr<const TokenTable> current_table() {
     std::lock_guard lock(mu_);
     const std::int64_t now = clock_.now_unix_ms();

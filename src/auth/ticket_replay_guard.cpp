@@ -2,8 +2,7 @@
 
 namespace cxg::auth {
 
-bool TicketReplayGuard::first_use(std::string_view sig, std::int64_t expiry_unix_s,
-                                  std::int64_t now_unix_s) {
+bool TicketReplayGuard::first_use(std::string_view sig, std::int64_t expiry_unix_s, std::int64_t now_unix_s) {
   std::lock_guard lock(mu_);
   prune(now_unix_s);
   // prune() runs in every new second, so every sig with expiry < now is gone: a hit is a

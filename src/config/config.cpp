@@ -60,9 +60,10 @@ class Source {
   std::uint64_t count(const std::string& var, std::uint64_t fallback) const {
     const auto raw = get(var);
     if (!raw) return fallback;
-    const auto value = parse_size(*raw);
-    const bool plain_number = std::all_of(raw->begin(), raw->end(), [](char c) { return c >= '0' && c <= '9'; });
-    if (!value || !plain_number) fail(var, "invalid number \"" + *raw + "\"");
+    // A count takes no size suffix; parse_size then only does the overflow-checked digits.
+    const bool digits_only = std::all_of(raw->begin(), raw->end(), [](char c) { return c >= '0' && c <= '9'; });
+    const auto value = digits_only ? parse_size(*raw) : std::nullopt;
+    if (!value) fail(var, "invalid number \"" + *raw + "\"");
     if (*value == 0) fail(var, "must be greater than 0");
     return *value;
   }
@@ -303,6 +304,15 @@ void warn_reference_only(const Source& src, const std::map<std::string, std::str
       cfg.warnings.push_back(name + ": ignored (used only by the reference gateway)");
 }
 
+// A named type (not a lambda) so load_config can recognise it inside the EnvLookup.
+struct ProcessEnvLookup {
+  std::optional<std::string> operator()(const std::string& name) const {
+    const char* value = std::getenv(name.c_str());
+    if (!value) return std::nullopt;
+    return std::string(value);
+  }
+};
+
 }  // namespace
 
 DatabaseLocation parse_database_url(const std::string& url) {
@@ -330,6 +340,9 @@ DatabaseLocation parse_database_url(const std::string& url) {
 Config load_config(const EnvLookup& getenv, const std::map<std::string, std::string>& overrides,
                    const std::vector<std::string>& env_names) {
   const Source src(getenv, overrides);
+  // With the real environment the names can be listed here, so callers need not pass them.
+  const bool reads_process_env = getenv.target<ProcessEnvLookup>() != nullptr;
+  const auto names = env_names.empty() && reads_process_env ? process_env_names() : env_names;
   Config cfg;
   // Table order of http-api §5, so the first problem reported is the topmost one.
   load_listener(src, cfg);
@@ -339,17 +352,11 @@ Config load_config(const EnvLookup& getenv, const std::map<std::string, std::str
   load_transport(src, cfg);
   load_lifecycle(src, cfg);
   load_replica(src, cfg);
-  warn_reference_only(src, overrides, env_names, cfg);
+  warn_reference_only(src, overrides, names, cfg);
   return cfg;
 }
 
-EnvLookup process_env() {
-  return [](const std::string& name) -> std::optional<std::string> {
-    const char* value = std::getenv(name.c_str());
-    if (!value) return std::nullopt;
-    return std::string(value);
-  };
-}
+EnvLookup process_env() { return ProcessEnvLookup{}; }
 
 std::vector<std::string> process_env_names() {
   std::vector<std::string> names;

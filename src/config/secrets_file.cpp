@@ -168,8 +168,8 @@ std::vector<Slot> missing_secrets(Config& cfg) {
 
 void warn_if_not_private(const FileText& file, const std::string& path, Config& cfg) {
   if ((file.mode & 077) == 0) return;
-  char mode[8];
-  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(file.mode));
+  char mode[16];
+  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(file.mode & 07777));
   cfg.warnings.push_back(path + ": mode " + mode + " lets other users read the secrets; expected 0600");
 }
 

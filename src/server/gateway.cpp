@@ -12,7 +12,9 @@
 #include "cxg/api/router.hpp"
 #include "cxg/auth/validators.hpp"
 #include "cxg/common/log.hpp"
+#include "cxg/relay/hub.hpp"
 #include "cxg/server/maintenance.hpp"
+#include "cxg/server/presence_writer.hpp"
 #include "cxg/store/sqlite_store.hpp"
 #include "cxg/transport/http_server.hpp"
 #include "cxg/version.hpp"
@@ -50,8 +52,9 @@ std::unique_ptr<auth::Validator> make_validator(const Config& cfg, const Clock& 
       break;
     case config::ValidatorKind::static_tokens:
       if (cfg.database.kind == config::StoreKind::sqlite) ensure_static_tokens_file(cfg.static_tokens_file);
-      v = auth::make_static_validator({cfg.static_tokens_file}, clock);
-      break;
+      // Local lookups need no cache, and a cache would keep a removed token valid past
+      // the file's hot reload (R14).
+      return auth::make_static_validator({cfg.static_tokens_file}, clock);
     case config::ValidatorKind::jwks:
       v = auth::make_jwks_validator({cfg.jwks_file, cfg.jwks_url, cfg.jwks_refresh, cfg.jwks_leeway,
                                      cfg.jwks_issuer, cfg.jwks_audience, cfg.jwks_user_claim},
@@ -102,7 +105,9 @@ int run_gateway(Config cfg) {
   auth::TicketReplayGuard tickets;
   api::TurnRevocations revocations(*store, clock);
   api::Readiness readiness;
-  api::NoRelay relay;
+  PresenceWriter presence(*store, clock, cfg.replica_id);
+  relay::Hub relay({cfg.bridge_queue_bytes, cfg.stream_inflight_bytes, cfg.max_streams_per_executor}, metrics, presence);
+  revocations.set_listener(&relay);
   metrics.gauge_callback("cxg_revocations", {}, [&] { return static_cast<std::int64_t>(revocations.size()); });
 
   store->clear_replica_presence(cfg.replica_id, clock.now_unix_ms());
@@ -118,7 +123,13 @@ int run_gateway(Config cfg) {
   opts.tls_cert_file = cfg.tls_cert_file;
   opts.tls_key_file = cfg.tls_key_file;
   opts.io_threads = std::max(2u, std::thread::hardware_concurrency());
-  transport::HttpServer server(opts, router, metrics);
+  opts.ping_interval = cfg.ping_interval;
+  opts.idle_timeout = cfg.idle_timeout;
+  opts.write_timeout = cfg.write_timeout;
+  opts.first_frame_timeout = cfg.first_frame_timeout;
+  opts.max_bridge_message_bytes = cfg.max_bridge_message_bytes;
+  opts.max_executor_message_bytes = cfg.max_executor_message_bytes;
+  transport::HttpServer server(opts, router, metrics, relay);
   server.start();
 
   Maintenance maintenance(*store, revocations, readiness, clock, cfg.replica_id, cfg.peer_url,
@@ -141,10 +152,12 @@ int run_gateway(Config cfg) {
   second_signal.detach();
 
   server.stop_accepting();
+  relay.shutdown();
   const auto deadline = std::chrono::steady_clock::now() + cfg.shutdown_timeout;
   if (!server.wait_idle(deadline)) log::warn("shutdown timeout reached with requests in flight");
   maintenance.stop();
   server.stop();
+  presence.stop();
   try {
     store->clear_replica_presence(cfg.replica_id, clock.now_unix_ms());
   } catch (const std::exception& e) {

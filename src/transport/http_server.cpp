@@ -18,8 +18,8 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
 struct HttpServer::Impl {
-  Impl(ServerOptions o, const api::Router& r, metrics::Registry& m)
-      : state(std::move(o), r, m), acceptor(asio::make_strand(state.ioc)) {}
+  Impl(ServerOptions o, const api::Router& r, metrics::Registry& m, relay::Hub& h)
+      : state(std::move(o), r, m, h), acceptor(asio::make_strand(state.ioc)) {}
 
   void accept() {
     acceptor.async_accept(asio::make_strand(state.ioc), [this](boost::system::error_code ec, tcp::socket sock) {
@@ -50,8 +50,8 @@ struct HttpServer::Impl {
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
 };
 
-HttpServer::HttpServer(ServerOptions opts, const api::Router& router, metrics::Registry& metrics)
-    : impl_(std::make_unique<Impl>(std::move(opts), router, metrics)) {}
+HttpServer::HttpServer(ServerOptions opts, const api::Router& router, metrics::Registry& metrics, relay::Hub& hub)
+    : impl_(std::make_unique<Impl>(std::move(opts), router, metrics, hub)) {}
 
 HttpServer::~HttpServer() { stop(); }
 

@@ -8,6 +8,7 @@
 #include <boost/url/parse.hpp>
 
 #include "cxg/common/log.hpp"
+#include "relay_sessions.hpp"
 
 namespace cxg::transport {
 
@@ -126,10 +127,7 @@ void HttpSession::handle(api::Request req) {
   asio::post(state_.workers, [self = shared_from_this(), req = std::move(req), keep_alive]() mutable {
     auto result = self->state_.router.handle(req);
     asio::post(self->stream_.get_executor(), [self, result = std::move(result), keep_alive]() mutable {
-      if (result.admission) {
-        // Websocket relay sessions are wired by the relay; until then refuse clearly.
-        return self->send(api::plain(501, "websocket relay not available"), result.route, false);
-      }
+      if (result.admission) return self->upgrade(*result.admission, result.route);
       self->send(std::move(result.response), result.route, keep_alive);
     });
   });
@@ -164,6 +162,30 @@ void HttpSession::close() {
   beast::error_code ec;
   stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
   stream_.socket().close(ec);
+}
+
+}  // namespace cxg::transport
+
+namespace cxg::transport {
+
+void HttpSession::upgrade(const api::WebsocketAdmission& a, const std::string& route) {
+  state_.metrics.counter("cxg_http_requests", {{"route", route}, {"code", "101"}}).inc();
+  const auto& o = state_.opts;
+  WsLimits limits{o.max_executor_message_bytes, o.ping_interval, o.idle_timeout, o.write_timeout,
+                  relay::close::kWriteTimeout, &state_.websockets};
+  std::shared_ptr<WsConnection> ws;
+  if (a.kind == api::WebsocketAdmission::Kind::executor) {
+    ws = std::make_shared<ExecutorSession>(std::move(stream_), limits, state_.hub, a.exe_id, a.legacy_json);
+  } else {
+    limits.max_message_bytes = o.max_bridge_message_bytes;
+    limits.write_timeout_status = relay::close::kSlowConsumer;
+    ws = std::make_shared<BridgeSession>(std::move(stream_), limits, state_.hub,
+                                         relay::BridgeIdentity{a.exe_id, a.workspace_id, a.turn_id, a.user_id},
+                                         o.first_frame_timeout);
+  }
+  // Bytes the client sent after its upgrade request would be lost with our buffer; a
+  // websocket client waits for the 101, so there are none.
+  ws->start(parser_->release());
 }
 
 }  // namespace cxg::transport

@@ -27,6 +27,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void send(api::Response res, const std::string& route, bool keep_alive);
   void on_write(bool close, boost::beast::error_code ec);
   void reject_unparsed(int status, const char* message);
+  void upgrade(const api::WebsocketAdmission& a, const std::string& route);
   void close();
 
   boost::beast::tcp_stream stream_;

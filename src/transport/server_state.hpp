@@ -16,12 +16,14 @@ namespace cxg::transport {
 class HttpSession;
 
 struct ServerState {
-  ServerState(ServerOptions o, const api::Router& r, metrics::Registry& m)
-      : opts(std::move(o)), router(r), metrics(m), workers(opts.worker_threads) {}
+  ServerState(ServerOptions o, const api::Router& r, metrics::Registry& m, relay::Hub& h)
+      : opts(std::move(o)), router(r), metrics(m), hub(h), workers(opts.worker_threads) {}
 
   const ServerOptions opts;
   const api::Router& router;
   metrics::Registry& metrics;
+  relay::Hub& hub;
+  std::atomic<std::size_t> websockets{0};
   boost::asio::io_context ioc;
   boost::asio::thread_pool workers;
   std::atomic<bool> draining{false};
@@ -31,7 +33,7 @@ struct ServerState {
   std::unordered_map<HttpSession*, std::weak_ptr<HttpSession>> sessions;
   std::size_t session_count() {
     std::lock_guard lk(sessions_mu);
-    return sessions.size();
+    return sessions.size() + websockets.load();
   }
 };
 

@@ -102,9 +102,7 @@ TEST(AgentserverValidator, ConnectionErrorIsAnOutage) {  // R8
   EXPECT_EQ(r.verdict, Verdict::unavailable);
 }
 
-TEST(AgentserverValidator, MissingUrlIsAConfigurationError) {
-  EXPECT_THROW(make(""), std::runtime_error);
-}
+TEST(AgentserverValidator, MissingUrlIsAConfigurationError) { EXPECT_THROW(make(""), std::runtime_error); }
 
 }  // namespace
 }  // namespace cxg::auth

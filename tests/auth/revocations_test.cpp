@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "cxg/auth/revocations.hpp"
+
+#include <gtest/gtest.h>
 
 namespace cxg::auth {
 namespace {

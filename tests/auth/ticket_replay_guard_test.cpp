@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "cxg/auth/ticket_replay_guard.hpp"
+
+#include <gtest/gtest.h>
 
 namespace cxg::auth {
 namespace {
@@ -31,7 +31,8 @@ TEST(TicketReplayGuard, ForgetsAfterExpiry) {
 
 TEST(TicketReplayGuard, SizeStaysBoundedByLiveTickets) {
   TicketReplayGuard guard;
-  for (int i = 0; i < 1000; ++i) EXPECT_TRUE(guard.first_use("sig-" + std::to_string(i), 1300, 1000 + i / 100));
+  for (int i = 0; i < 1000; ++i)
+    EXPECT_TRUE(guard.first_use("sig-" + std::to_string(i), 1300, 1000 + i / 100));
   EXPECT_EQ(guard.size(), 1000u);
   EXPECT_TRUE(guard.first_use("late", 2000, 1301));
   EXPECT_EQ(guard.size(), 1u);

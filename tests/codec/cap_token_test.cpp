@@ -2,10 +2,15 @@
 
 #include <gtest/gtest.h>
 
+#include <ostream>
+
 #include "cxg/common/crypto.hpp"
 #include "cxg/common/encoding.hpp"
 
 namespace cxg::codec {
+// Readable gtest failure output.
+void PrintTo(CapTokenError e, std::ostream* os) { *os << to_string(e); }
+
 namespace {
 
 constexpr std::string_view kKey = "cap-key";

@@ -2,9 +2,16 @@
 
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <string>
 
 namespace cxg::codec {
+// Readable gtest failure output.
+void PrintTo(RegistrationKind k, std::ostream* os) {
+  static constexpr const char* kNames[] = {"relay", "legacy_json", "noise", "invalid_body", "id_mismatch"};
+  *os << kNames[static_cast<int>(k)];
+}
+
 namespace {
 
 using K = RegistrationKind;

@@ -343,8 +343,12 @@ TEST(Config, ProcessEnvironment) {
   EXPECT_EQ(process_env()("CXG_TEST_ONLY_PING"), std::optional<std::string>("7s"));
   EXPECT_EQ(process_env()("CXG_TEST_ONLY_UNSET_VAR"), std::nullopt);
   EXPECT_THAT(process_env_names(), Contains("CXG_AUDIT_TEST_ONLY_VAR"));
-  const Config cfg = load_config(process_env(), {}, process_env_names());
-  EXPECT_THAT(cfg.warnings, Contains(StartsWith("CXG_AUDIT_TEST_ONLY_VAR: ignored")));
+  EXPECT_THAT(load_config(process_env(), {}, process_env_names()).warnings,
+              Contains(StartsWith("CXG_AUDIT_TEST_ONLY_VAR: ignored")));
+  // process_env() without a name list scans the environment itself.
+  EXPECT_THAT(load_config(process_env()).warnings, Contains(StartsWith("CXG_AUDIT_TEST_ONLY_VAR: ignored")));
+  // Another lookup without a name list cannot know prefix-matched names.
+  EXPECT_THAT(load_config(fake_env({{"CXG_AUDIT_X", "1"}})).warnings, Not(Contains(StartsWith("CXG_AUDIT_X"))));
   ::unsetenv("CXG_AUDIT_TEST_ONLY_VAR");
   ::unsetenv("CXG_TEST_ONLY_PING");
 }

@@ -11,7 +11,6 @@ Stdlib only (plus `cryptography` for RSA/JWT).  Pieces:
 
 import base64
 import collections
-import contextlib
 import hashlib
 import hmac
 import http.client
@@ -334,7 +333,12 @@ class WebSocket:
     # -- receiving
     def _read(self, n):
         while len(self.buf) < n:
-            chunk = self.sock.recv(65536)
+            try:
+                chunk = self.sock.recv(65536)
+            except (ConnectionError, OSError) as e:
+                if isinstance(e, (socket.timeout, TimeoutError)):
+                    raise
+                raise WSClosed(str(e))
             if not chunk:
                 raise WSClosed("EOF")
             self.buf += chunk

@@ -3,7 +3,7 @@
 import re
 import unittest
 
-from cxg_harness import ALICE_TOKEN, GatewayTestCase, uid
+from cxg_harness import GatewayTestCase, uid
 
 GAUGES = ["cxg_executors_connected", "cxg_bridges_active", "cxg_streams_active",
           "cxg_revocations", "cxg_ready", "cxg_build_info"]

@@ -90,7 +90,8 @@ struct Config {
 // secrets_file.hpp): fields stay empty.
 // `env_names` lists the names of the set variables; it is only used to warn about the
 // prefix-matched reference-only variables (CXG_RELAY_*, CXG_AUDIT_*), which a lookup
-// function cannot enumerate. Pass process_env_names() with process_env().
+// function cannot enumerate. With process_env() and no list, the process environment's
+// names are used automatically.
 using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
 Config load_config(const EnvLookup& getenv, const std::map<std::string, std::string>& overrides = {},
                    const std::vector<std::string>& env_names = {});

@@ -9,6 +9,7 @@
 
 #include "cxg/api/router.hpp"
 #include "cxg/metrics/registry.hpp"
+#include "cxg/relay/hub.hpp"
 
 namespace cxg::transport {
 
@@ -23,11 +24,19 @@ struct ServerOptions {
   std::chrono::milliseconds header_timeout{10'000};
   std::chrono::milliseconds keepalive_idle{120'000};
   std::chrono::seconds tcp_keepalive{15};
+
+  // Websockets (wire-protocol.md §9)
+  std::chrono::milliseconds ping_interval{30'000};
+  std::chrono::milliseconds idle_timeout{90'000};
+  std::chrono::milliseconds write_timeout{30'000};
+  std::chrono::milliseconds first_frame_timeout{10'000};
+  std::uint64_t max_bridge_message_bytes = 32ull << 20;
+  std::uint64_t max_executor_message_bytes = 64ull << 20;
 };
 
 class HttpServer {
  public:
-  HttpServer(ServerOptions opts, const api::Router& router, metrics::Registry& metrics);
+  HttpServer(ServerOptions opts, const api::Router& router, metrics::Registry& metrics, relay::Hub& hub);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -37,7 +46,7 @@ class HttpServer {
   std::uint16_t port() const;
   // Drain: stop accepting, close idle keep-alive connections, let in-flight requests finish.
   void stop_accepting();
-  // Waits until no HTTP session is active or the deadline passes; true if idle.
+  // Waits until no HTTP or websocket session is active or the deadline passes; true if idle.
   bool wait_idle(std::chrono::steady_clock::time_point deadline);
   // Stops all threads; pending connections are dropped.
   void stop();
