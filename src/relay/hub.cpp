@@ -161,10 +161,12 @@ void Hub::relay_executor_frame(ExecutorLink& exe, std::string message) {
 
   if (f->body == frame::Body::reset) {
     std::string close_reason(close::kResetByExecutor.reason);
+    metrics_.counter("cxg_stream_resets", {{"reason", "executor_reset"}}).inc();
+    // The route goes first: if the Reset overflows the bridge's queue, deliver_to_bridge then
+    // closes it 4106 without sending the executor a Reset for a stream it ended itself (§5.5).
+    end_stream_locked(exe, *bridge, {});  // the executor ended it: no Reset back
     if (plain) close_reason = std::string(truncate_close_reason(close_reason + ": " + std::string(f->reason)));
     else deliver_to_bridge(exe, *bridge, binary_message(std::move(message)));
-    metrics_.counter("cxg_stream_resets", {{"reason", "executor_reset"}}).inc();
-    end_stream_locked(exe, *bridge, {});  // the executor ended it: no Reset back
     bridge->peer->close_with(close::kResetByExecutor.code, std::move(close_reason), true);
     return;
   }
@@ -301,10 +303,16 @@ ReadGate Hub::relay_bridge_message(ExecutorLink& exe, BridgeLink& bridge, std::s
 ReadGate Hub::plain_bridge_message(ExecutorLink& exe, BridgeLink& bridge, std::string message, bool binary) {
   if (binary) return protocol_violation(exe, bridge, close::kPlainTextOnly), ReadGate::go_on;
   boost::system::error_code ec;
-  boost::json::parse(message, ec);
+  // Boost's default max_depth (32) would refuse valid JSON the executor accepts: serde_json
+  // stops at 128 levels, so anything deeper would be dropped by the executor anyway (§4.2).
+  boost::json::parse_options opts;
+  opts.max_depth = 128;
+  boost::json::parse(message, ec, {}, opts);
   if (ec) {
     drop("invalid_json_from_bridge");
-    bridge.peer->send(text_message(invalid_json_reply(ec.message())));
+    // Through the bridge's queue budget like any frame to it: a bridge that sends garbage and
+    // never reads would otherwise grow its queue without bound (§9 isolation).
+    deliver_to_bridge(exe, bridge, text_message(invalid_json_reply(ec.message())));
     return ReadGate::go_on;
   }
   if (exe.legacy) return forward_to_executor(exe, bridge, text_message(std::move(message)));
@@ -376,8 +384,18 @@ void Hub::close_bridges_where(ExecutorLink& exe, CloseStatus status, std::string
 
 void Hub::shutdown() {
   for (auto& exe : all_executors()) {
-    close_bridges_where(*exe, close::kShuttingDown, reset::kGatewayShutdown, [](const BridgeLink&) { return true; });
+    // One critical section per executor (not close_bridges_where + a second lock): a bridge
+    // admitted between the two would stay open without its Reset or its 1001 (H2).
     std::lock_guard lk(exe->mu);
+    // A legacy executor gets no Reset, and ending its bridge with a reason would close it
+    // `1000 bridge left` before the `1001 gateway shutting down` below (H2).
+    const auto reason = exe->legacy ? std::string_view{} : reset::kGatewayShutdown;
+    std::vector<std::shared_ptr<BridgeLink>> bridges;
+    for (const auto& [_, b] : exe->streams) bridges.push_back(b);
+    for (auto& b : bridges) {
+      end_stream_locked(*exe, *b, reason);
+      b->peer->close(close::kShuttingDown);
+    }
     exe->live = false;
     exe->peer->close(close::kShuttingDown, true);  // after the Resets queued above
   }

@@ -5,8 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <functional>
+#include <mutex>
 #include <boost/json/parse.hpp>
+#include <chrono>
 #include <memory>
 #include <regex>
 #include <string>
@@ -161,24 +165,25 @@ void expect_refused(const Bridge& b, std::uint16_t code, std::string_view reason
 TEST(Hub, F1_BinaryResumeSelectsRelayAndReachesExecutorUnchanged) {
   Env env;
   auto exe = env.attach();
-  const auto first = resume("stream-a", 5);
-  auto b = env.open_relay("stream-a") ;
-  // open_relay sends next_seq 0; check a non-zero next_seq too, on a second stream
-  auto b5 = env.open(who(), first.substr(0, first.size()), true);
-  (void)b5;
-  ASSERT_TRUE(b.admitted());
-  EXPECT_EQ(b.res.gate, ReadGate::go_on);
-  EXPECT_EQ(b.link().flavour, Flavour::relay);
-  EXPECT_EQ(b.stream_id(), "stream-a");
-  // b5 named the same stream under the same turn: a takeover (X7), so the executor saw both.
+  auto a = env.open_relay("stream-a");
+  auto b = env.open(who(), resume("stream-b", 5), true);
+  ASSERT_TRUE(a.admitted() && b.admitted());
+  EXPECT_EQ(a.res.gate, ReadGate::go_on);
+  EXPECT_EQ(a.link().flavour, Flavour::relay);
+  EXPECT_EQ(a.stream_id(), "stream-a");
+  EXPECT_EQ(b.stream_id(), "stream-b");
   const auto sent = exe.peer->sent();
   ASSERT_EQ(sent.size(), 2u);
   EXPECT_EQ(sent[0].bytes, resume("stream-a", 0));
   EXPECT_TRUE(sent[0].binary);
-  EXPECT_EQ(sent[1].bytes, first);
+  EXPECT_EQ(sent[1].bytes, resume("stream-b", 5));  // next_seq is not interpreted (§5.9)
   EXPECT_TRUE(sent[1].binary);
-  EXPECT_EQ(env.relay_bridges(), 1);
+  EXPECT_EQ(env.relay_bridges(), 2);
   EXPECT_EQ(env.plain_bridges(), 0);
+  EXPECT_EQ(env.streams(), 2);
+  EXPECT_EQ(env.hub->active_streams("exe_1"), 2u);
+  EXPECT_EQ(a.peer->sent_count(), 0u);
+  EXPECT_FALSE(a.peer->closed());
 }
 
 TEST(Hub, F1_ResumeWithUnknownFieldsIsForwardedByteForByte) {
@@ -238,7 +243,7 @@ TEST(Hub, F3_UnparsableFirstFrameRefused1002Malformed) {
   Env env;
   auto exe = env.attach();
   // wire type 3, truncated varint, length past the end, non-UTF-8 stream_id, empty message
-  for (const std::string first : {std::string("\x0b", 1), std::string("\x08", 1), std::string("\x12\x05" "ab", 4),
+  for (const std::string& first : {std::string("\x0b", 1), std::string("\x08", 1), std::string("\x12\x05" "ab", 4),
                                   std::string("\x08\x01\x12\x02\xff\xfe\x3a\x00", 8), std::string("\xff", 1)}) {
     auto b = env.open(who(), first, true);
     expect_refused(b, 1002, "malformed first frame");
@@ -265,7 +270,7 @@ TEST(Hub, F4_EmptyStreamIdRefused1002ResumeMissingStreamId) {
 TEST(Hub, F4_BadStreamIdsRefused1002InvalidStreamId) {
   Env env;
   auto exe = env.attach();
-  for (const std::string sid : {std::string(129, 'a'), std::string(" s"), std::string("s "), std::string("\ts"),
+  for (const std::string& sid : {std::string(129, 'a'), std::string(" s"), std::string("s "), std::string("\ts"),
                                 std::string("s\n"), std::string(" ")}) {
     expect_refused(env.open(who(), resume(sid), true), 1002, "invalid stream_id");
   }
@@ -576,6 +581,14 @@ TEST(Hub, X10_DeeplyNestedValidJsonIsForwarded) {
   EXPECT_EQ(env.bsend(p, deep, false), ReadGate::go_on);
   EXPECT_EQ(exe.peer->sent().back().bytes, data(p.stream_id(), 1, deep));
   EXPECT_EQ(p.peer->sent_count(), 0u);
+  // deeper than the executor itself accepts: answered like any other invalid JSON
+  const std::string too_deep = std::string(200, '[') + std::string(200, ']');
+  const auto before = exe.peer->sent_count();
+  EXPECT_EQ(env.bsend(p, too_deep, false), ReadGate::go_on);
+  EXPECT_EQ(exe.peer->sent_count(), before);
+  ASSERT_EQ(p.peer->sent_count(), 1u);
+  EXPECT_NE(p.peer->sent()[0].bytes.find("invalid JSON: "), std::string::npos);
+  EXPECT_FALSE(p.peer->closed());
 }
 
 TEST(Hub, X11_BinaryOnPlainBridgeCloses1003ResetProtocolError) {
@@ -748,7 +761,8 @@ TEST(Hub, S3_ExecutorResetOnSlowBridgeSendsNoResetBack) {
   auto r = env.open_relay("s");
   r.peer->set_queued_bytes(999);
   env.xsend(exe, reset("s", "bye"));
-  EXPECT_TRUE(r.peer->closed());
+  expect_close(*r.peer, close::kSlowConsumer);  // the queue budget still holds
+  EXPECT_EQ(r.peer->sent_count(), 0u);
   EXPECT_TRUE(resets_in(*exe.peer).empty());
   EXPECT_EQ(env.streams(), 0);
 }
@@ -880,6 +894,22 @@ TEST(Hub, L1_SlowPlainBridgeGets4106) {
   EXPECT_EQ(resets_in(*exe.peer), std::vector<std::string>{p.stream_id() + ":bridge_overflow"});
 }
 
+TEST(Hub, L1_InvalidJsonRepliesRespectTheQueueBudget) {
+  // A plain bridge that sends garbage and never reads must not grow its queue without bound.
+  Env env(Env::limits(200, 4 << 20, 64));
+  auto exe = env.attach();
+  auto p = env.open_plain("{}");
+  auto sibling = env.open_plain("{}");
+  env.bsend(p, "x", false);
+  ASSERT_EQ(p.peer->sent_count(), 1u);  // an empty queue takes the reply
+  p.peer->set_queued_bytes(150);
+  env.bsend(p, "x", false);
+  expect_close(*p.peer, close::kSlowConsumer);
+  EXPECT_EQ(p.peer->sent_count(), 1u);
+  EXPECT_EQ(resets_in(*exe.peer), std::vector<std::string>{p.stream_id() + ":bridge_overflow"});
+  EXPECT_FALSE(sibling.peer->closed());
+}
+
 TEST(Hub, L2_InflightAboveLimitPausesAndReleaseResumesOnce) {
   Env env(Env::limits(16 << 20, /*inflight=*/100, 64));
   auto exe = env.attach();
@@ -912,8 +942,6 @@ TEST(Hub, L2_InflightAboveLimitPausesAndReleaseResumesOnce) {
   // pausing again works the same way
   EXPECT_EQ(env.bsend(a, msg), ReadGate::go_on);
   EXPECT_EQ(env.bsend(a, msg), ReadGate::pause);
-  for (auto& m : exe.peer->outs())
-    if (m.credit == a.link().credit && m.data->size() == msg.size()) {}
   auto outs = exe.peer->outs();
   outs[outs.size() - 1].credit->release(msg.size());
   EXPECT_EQ(a.peer->resumes(), 2);
@@ -1038,6 +1066,7 @@ TEST(Hub, E1_E2_NewestWins) {
   auto first = env.attach("exe_1");
   auto a = env.open_relay("A");
   auto b = env.open_plain("{}");
+  const auto first_sent = first.peer->sent_count();
   auto second = env.attach("exe_1");
   expect_close(*first.peer, close::kReplaced);
   EXPECT_EQ(first.peer->first_close().reason, "replaced by newer connection");
@@ -1068,7 +1097,8 @@ TEST(Hub, E1_E2_NewestWins) {
   auto c = env.open_relay("A");
   ASSERT_TRUE(c.admitted());
   EXPECT_EQ(second.peer->sent().back().bytes, resume("A"));
-  EXPECT_EQ(first.peer->sent_count(), 0u);
+  EXPECT_EQ(first.peer->sent_count(), first_sent);
+  EXPECT_EQ(first.peer->sent_after_close(), 0);
   env.xsend(second, data("A", 0, "{}"));
   EXPECT_EQ(c.peer->sent_count(), 1u);
   // late frames on the old link route nowhere
@@ -1331,6 +1361,42 @@ TEST(Hub, H2_ShutdownClosesLegacyExecutor1001) {
   EXPECT_EQ(env.streams(), 0);
 }
 
+TEST(Hub, H2_ShutdownRacingNewBridgesLeavesNoneOpen) {
+  for (int round = 0; round < 20; ++round) {
+    Env env(Env::limits(16 << 20, 4 << 20, 1u << 20));
+    auto exe = env.attach();
+    std::atomic<bool> stop{false};
+    std::mutex mu;
+    std::vector<Bridge> opened;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+      threads.emplace_back([&, t] {
+        for (int i = 0; !stop.load() && i < 2000; ++i) {
+          auto b = env.open_relay("s" + std::to_string(t) + "-" + std::to_string(i));
+          std::lock_guard lk(mu);
+          opened.push_back(std::move(b));
+        }
+      });
+    std::this_thread::sleep_for(std::chrono::microseconds(200 * (round % 5)));
+    env.hub->shutdown();
+    stop.store(true);
+    for (auto& th : threads) th.join();
+    std::size_t admitted = 0;
+    for (const auto& b : opened) {
+      if (!b.admitted()) {
+        EXPECT_EQ(b.res.close_code, 4100);
+        continue;
+      }
+      ++admitted;
+      ASSERT_TRUE(b.peer->closed()) << "bridge " << b.stream_id() << " left open by shutdown";
+      EXPECT_EQ(b.peer->first_close().code, 1001);
+    }
+    EXPECT_EQ(resets_in(*exe.peer).size(), admitted);
+    EXPECT_EQ(env.streams(), 0);
+    EXPECT_EQ(env.hub->active_streams("exe_1"), 0u);
+  }
+}
+
 // ================================================================== T5 and other drops
 
 TEST(Hub, T5_ExecutorSideDropsCountedByReasonSocketStaysOpen) {
@@ -1372,7 +1438,7 @@ TEST(Hub, T5_InvalidExecutorFramesNeverEndAStream) {
   EXPECT_EQ(env.streams(), 1);
 }
 
-TEST(Hub, X11_PlainBridgeNonUtf8PayloadFromExecutorCloses1007ResetProtocolError) {
+TEST(Hub, WP7_2_PlainBridgeNonUtf8PayloadFromExecutorCloses1007ResetProtocolError) {
   Env env;
   auto exe = env.attach();
   auto p = env.open_plain("{}");
@@ -1459,7 +1525,6 @@ TEST(Hub, Stress_ConcurrentExecutorAndBridgeTrafficKeepsGaugesConsistent) {
           else env.bsend(b, data(sid, f, "{}"));
           if (f == kFramesPerCycle / 2 && c % 7 == 3) env.hub->bridge_message_too_big(b.link());
         }
-        for (auto& m : b.peer->outs()) (void)m;  // bridge reads what it received
         env.hub->bridge_gone(b.link(), reset::kHarnessDisconnected);
       }
     });
