@@ -12,16 +12,18 @@
 namespace cxg::api::handlers {
 namespace {
 
-// "Bearer <token>" with the scheme matched case-insensitively; nullopt without the prefix.
+// "Bearer <token>" with the scheme matched case-insensitively; nullopt without the scheme.
+// The HTTP parser drops trailing whitespace, so "Bearer " arrives as "Bearer": an empty token.
 std::optional<std::string_view> bearer_token(const Request& req) {
   const auto* auth = req.header("Authorization");
-  constexpr std::string_view kPrefix = "Bearer ";
-  if (!auth || auth->size() < kPrefix.size() || strncasecmp(auth->data(), kPrefix.data(), kPrefix.size()) != 0)
+  constexpr std::string_view kScheme = "Bearer";
+  if (!auth || auth->size() < kScheme.size() || strncasecmp(auth->data(), kScheme.data(), kScheme.size()) != 0)
     return std::nullopt;
-  std::string_view token(*auth);
-  token.remove_prefix(kPrefix.size());
-  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
-  return token;
+  std::string_view rest(*auth);
+  rest.remove_prefix(kScheme.size());
+  if (!rest.empty() && rest.front() != ' ') return std::nullopt;  // e.g. "Bearerx"
+  while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+  return rest;
 }
 
 }  // namespace

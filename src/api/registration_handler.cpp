@@ -3,7 +3,6 @@
 
 #include "cxg/auth/validator.hpp"
 #include "cxg/codec/registration_body.hpp"
-#include "cxg/codec/ws_ticket.hpp"
 #include "cxg/common/crypto.hpp"
 #include "cxg/common/ids.hpp"
 #include "cxg/common/log.hpp"
@@ -151,8 +150,7 @@ Response register_executor(Services& s, const Request& req, std::string_view pat
   }
   record_metadata(s, req, id, body.legacy);
 
-  const auto expiry = s.clock.now_unix_s() + std::chrono::duration_cast<std::chrono::seconds>(s.config.ws_ticket_ttl).count();
-  const auto ticket = codec::mint_ws_ticket(s.config.ws_ticket_secret, id, expiry);
+  const auto ticket = s.ticket_issuer.mint(id, s.clock.now_unix_s());
   std::string url = ws_base_url(s, req) + "/codex-exec/" + id + "?token=" + ticket;
   if (body.legacy) url += "&mode=json";
   count("ok");

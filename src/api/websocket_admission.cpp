@@ -3,6 +3,9 @@
 // is handed to the relay.
 #include <algorithm>
 #include <chrono>
+#include <future>
+#include <memory>
+#include <thread>
 #include <strings.h>
 
 #include "cxg/codec/cap_token.hpp"
@@ -37,6 +40,24 @@ std::optional<std::string> bridge_credential(const Request& req) {
     return token;
   }
   return req.query_param("token");
+}
+
+// Runs the store call on its own thread so the caller can stop waiting at the deadline; a
+// call that overruns finishes in the background and its answer is discarded. nullopt on
+// timeout; a StoreError is rethrown.
+std::optional<bool> binding_exists_within(store::Store& store, const std::string& workspace_id,
+                                          const std::string& exe_id, std::chrono::milliseconds budget) {
+  auto result = std::make_shared<std::promise<bool>>();
+  auto answer = result->get_future();
+  std::thread([&store, result, workspace_id, exe_id] {
+    try {
+      result->set_value(store.binding_exists(workspace_id, exe_id));
+    } catch (...) {
+      result->set_exception(std::current_exception());
+    }
+  }).detach();
+  if (answer.wait_for(budget) != std::future_status::ready) return std::nullopt;
+  return answer.get();
 }
 
 void count_rejection(Services& s, const char* reason) {
@@ -91,14 +112,11 @@ RouteResult bridge_websocket(Services& s, const Request& req, const std::string&
   }
   if (s.revocations.is_revoked(claims->turn_id)) return reject("turn_revoked", plain(401, "turn revoked"));
 
-  // The binding check has a 2 s budget. SQLite cannot be interrupted mid-call, so a call
-  // that overran (e.g. waiting on a lock) is treated as failed rather than trusted late.
+  // The binding check has a 2 s budget (B7): a store stuck on a lock must not hold the bridge.
   try {
-    const auto started = std::chrono::steady_clock::now();
-    const bool bound = s.store.binding_exists(claims->workspace_id, exe_id);
-    if (std::chrono::steady_clock::now() - started > kBindingCheckBudget)
-      throw store::StoreError("binding check exceeded its 2 s budget");
-    if (!bound) return reject("not_bound", plain(403, "exe_id not in workspace"));
+    const auto bound = binding_exists_within(s.store, claims->workspace_id, exe_id, kBindingCheckBudget);
+    if (!bound) throw store::StoreError("binding check exceeded its 2 s budget");
+    if (!*bound) return reject("not_bound", plain(403, "exe_id not in workspace"));
   } catch (const store::StoreError& ex) {
     log::error("bridge ownership check failed", {{"exe_id", exe_id}, {"error", ex.what()}});
     return reject("ownership_check", plain(500, "ownership check failed"));

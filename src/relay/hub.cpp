@@ -357,7 +357,6 @@ void Hub::end_stream_locked(ExecutorLink& exe, BridgeLink& bridge, std::string_v
   counters_->streams.sub();
   counters_->bridges(bridge.flavour).sub();
   if (reset_reason.empty() || !exe.live) return;
-  metrics_.counter("cxg_stream_resets", {{"reason", std::string(reset_reason)}}).inc();
   if (exe.legacy) {
     // A legacy connection is one JSON-RPC session: the next bridge needs a fresh one, which
     // the executor gets by reconnecting (wire-protocol.md §6.5).
@@ -365,6 +364,8 @@ void Hub::end_stream_locked(ExecutorLink& exe, BridgeLink& bridge, std::string_v
     exe.peer->close(close::kBridgeLeft, true);
     return;
   }
+  // Counted only when a Reset frame actually goes out (legacy executors never get one).
+  metrics_.counter("cxg_stream_resets", {{"reason", std::string(reset_reason)}}).inc();
   exe.peer->send(binary_message(frame::encode_reset(bridge.stream_id, reset_reason)));
 }
 

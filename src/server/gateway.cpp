@@ -105,6 +105,8 @@ int run_gateway(Config cfg) {
   auto validator = make_validator(cfg, clock);
   metrics::Registry metrics;
   metrics::declare_cxg_metrics(metrics, kVersion);
+  auth::TicketIssuer ticket_issuer(cfg.ws_ticket_secret,
+                                   std::chrono::duration_cast<std::chrono::seconds>(cfg.ws_ticket_ttl));
   auth::TicketReplayGuard tickets;
   api::TurnRevocations revocations(*store, clock);
   api::Readiness readiness;
@@ -118,7 +120,7 @@ int run_gateway(Config cfg) {
   revocations.resync();
   readiness.revocations_loaded();
 
-  api::Services services{cfg, clock, *store, *validator, tickets, revocations, readiness, metrics, relay};
+  api::Services services{cfg, clock, *store, *validator, ticket_issuer, tickets, revocations, readiness, metrics, relay};
   api::Router router(services);
   transport::ServerOptions opts;
   opts.host = cfg.listen_host;

@@ -42,7 +42,12 @@ void WsConnection::start(Request req) {
   ws_.auto_fragment(false);
   ws_.set_option(websocket::stream_base::decorator(
       [](websocket::response_type& res) { res.set(beast::http::field::server, "cxg"); }));
-  ws_.control_callback([this](websocket::frame_type, beast::string_view) { last_activity_ = Clock::now(); });
+  ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
+    last_activity_ = Clock::now();
+    // The peer's close frame ends the conversation; the TCP teardown that follows may take a
+    // while (a peer that keeps its socket open), and the relay need not wait for it.
+    if (kind == websocket::frame_type::close) notify_closed();
+  });
   auto keep = std::make_shared<Request>(std::move(req));
   ws_.async_accept(*keep, [self = self(), keep](beast::error_code ec) {
     if (ec) {
@@ -181,6 +186,7 @@ void WsConnection::arm_write_timer() {
       // The peer stopped taking bytes: a close frame would not get through either.
       self->write_timed_out_ = true;
       log::info("websocket write timed out", {{"code", self->limits_.write_timeout_status.code}});
+      self->notify_closed();
       return self->hard_close();
     }
     self->arm_write_timer();
@@ -199,6 +205,9 @@ void WsConnection::arm_ping_timer() {
 void WsConnection::on_ping_timer() {
   if (finished_ || closing_) return;
   if (Clock::now() - last_activity_ >= limits_.idle_timeout) {
+    // The peer is gone as far as the relay is concerned: end its streams now rather than
+    // after a close handshake it will probably never answer.
+    notify_closed();
     close_with(relay::close::kKeepaliveTimeout.code, std::string(relay::close::kKeepaliveTimeout.reason), false);
     return;
   }
@@ -226,6 +235,9 @@ void WsConnection::close_with(std::uint16_t code, std::string reason, bool flush
 }
 
 void WsConnection::begin_close(std::uint16_t code, std::string reason) {
+  // cxg decided to end this connection and everything queued has been sent: for the relay it
+  // is over now, not when the peer finishes the close handshake and the TCP teardown.
+  notify_closed();
   close_timer_.expires_after(kCloseHandshakeBudget);
   close_timer_.async_wait([self = self()](beast::error_code ec) {
     if (!ec) self->hard_close();
@@ -234,10 +246,9 @@ void WsConnection::begin_close(std::uint16_t code, std::string reason) {
   cr.code = code;
   const auto text = relay::truncate_close_reason(reason);
   cr.reason.assign(text.data(), text.size());
-  ws_.async_close(cr, [self = self()](beast::error_code) {
-    // The pending read completes too (closed); if it was paused, finish here.
-    if (!self->read_pending_) self->finish();
-  });
+  // Once the close handshake is done (or failed) the connection is over, whether or not a
+  // read is still pending: finish() closes the socket, which completes that read.
+  ws_.async_close(cr, [self = self()](beast::error_code) { self->finish(); });
 }
 
 void WsConnection::hard_close() {
@@ -260,9 +271,19 @@ void WsConnection::finish() {
     if (m.credit) m.credit->release(m.data->size());
   queue_.clear();
   queued_bytes_.store(0);
-  on_closed();
+  notify_closed();
   beast::error_code ec;
   beast::get_lowest_layer(ws_).socket().close(ec);
+}
+
+}  // namespace cxg::transport
+
+namespace cxg::transport {
+
+void WsConnection::notify_closed() {
+  if (relay_notified_) return;
+  relay_notified_ = true;
+  on_closed();
 }
 
 }  // namespace cxg::transport

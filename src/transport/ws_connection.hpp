@@ -46,7 +46,8 @@ class WsConnection : public relay::Peer, public std::enable_shared_from_this<WsC
   virtual void on_open() = 0;
   virtual relay::ReadGate on_message(std::string message, bool binary) = 0;
   virtual void on_message_too_big(std::string_view prefix) = 0;
-  // Exactly once, when the socket is finished for whatever reason.
+  // Exactly once: when the socket is finished, or earlier when cxg gives up on the peer
+  // (keepalive or write timeout) and will only tear the socket down.
   virtual void on_closed() = 0;
   // Why this side ended, for the Reset a departing bridge causes.
   bool ended_by_write_timeout() const { return write_timed_out_; }
@@ -66,6 +67,8 @@ class WsConnection : public relay::Peer, public std::enable_shared_from_this<WsC
   void arm_write_timer();
   void hard_close();
   void finish();
+  // Tells the subclass (and so the relay) that this connection is over; at most once.
+  void notify_closed();
   void discard_queue();
 
   boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
@@ -86,6 +89,7 @@ class WsConnection : public relay::Peer, public std::enable_shared_from_this<WsC
   bool closing_ = false;
   std::optional<std::pair<std::uint16_t, std::string>> close_after_flush_;
   bool finished_ = false;
+  bool relay_notified_ = false;
   bool ping_pending_ = false;
   std::chrono::steady_clock::time_point last_activity_{};
 

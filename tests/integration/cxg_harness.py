@@ -668,6 +668,7 @@ class StoreLocker:
                 self.proc.stdin.close()
             except OSError:
                 pass
+            self.proc.stdout.close()
             try:
                 self.proc.wait(5)
             except subprocess.TimeoutExpired:
@@ -722,7 +723,11 @@ class Gateway:
         self.env = base
         self.runs = 0
         if start:
-            self.start()
+            try:
+                self.start()
+            except BaseException:
+                self.close()  # the error message carries the stderr tail
+                raise
 
     # -- process control
     def start(self, wait=True):

@@ -199,6 +199,18 @@ class AdminApiTests(GatewayTestCase):
         # Its next registration gets 403.
         self.assertCodexError(self.gw.register(exe), 403, "executor_not_registered")
 
+    def test_A8_E5_delete_closes_live_socket_4002_and_removes_presence(self):
+        exe, sock = self.gw.online_executor()
+        try:
+            self.assertTrue(self.gw.wait_online(exe, True))
+            r = self.gw.admin("DELETE", "/api/codex-exec/executors/" + exe)
+            self.assertEqual(r.status, 204)
+            self.assertEqual(sock.wait_close(3), (4002, "executor deleted"))
+        finally:
+            sock.close()
+        self.assertEqual(self.gw.db_query("SELECT count(*) FROM executor_presence WHERE exe_id=?", (exe,)), [(0,)])
+        self.assertEqual(self.gw.admin("GET", "/api/codex-exec/executors/" + exe).status, 404)
+
     def test_A8_delete_unknown_gets_204_invalid_gets_400(self):
         r = self.gw.admin("DELETE", "/api/codex-exec/executors/" + uid("ghost"))
         self.assertEqual(r.status, 204)

@@ -2,6 +2,7 @@
 (H2-H5, V3)."""
 
 import http.client
+import json
 import os
 import signal
 import stat
@@ -157,6 +158,31 @@ class ConfigErrorTests(unittest.TestCase):
         self.assertRegex(out, r"CXG_[A-Z_]+ is required")
 
 
+class ConfigStartupTests(unittest.TestCase):
+
+    def test_config_CXG_PORT_fallback_listens_on_all_interfaces(self):
+        port = free_port("0.0.0.0")
+        with Gateway(start=False) as gw:
+            gw.env.pop("CXG_LISTEN", None)
+            gw.env["CXG_PORT"] = str(port)
+            with open(gw.stderr_path, "ab") as err:
+                gw.proc = subprocess.Popen([CXG_BIN, "serve"], env=gw.env, stdout=subprocess.DEVNULL, stderr=err)
+            gw.port = port
+            gw.wait_ready()
+            self.assertEqual(gw.request("GET", "/healthz").body, b"ok")
+            self.assertEqual(gw.stop(), 0)
+
+    def test_config_reference_only_variables_are_ignored_with_a_warning(self):
+        ignored = ["CXG_PUBLIC_HTTPS_BASE_URL", "CXG_SELF_HTTP_BASE_URL", "CXG_RELAY_MODE",
+                   "CXG_AUDIT_BUCKET", "CXG_NOISE_RELAY_HMAC_KEY", "CXG_PEER_SECRET"]
+        env = {v: "ignored-value" for v in ignored}
+        with Gateway(env=env) as gw:
+            self.assertEqual(gw.request("GET", "/readyz").status, 200)
+            warn_text = "\n".join(json.dumps(r) for r in gw.log_records() if r.get("level") in ("warn", "warning"))
+            for v in ignored:
+                self.assertIn(v, warn_text, "no warning naming %s" % v)
+
+
 class ShutdownTests(unittest.TestCase):
 
     def test_H2_idle_sigterm_and_sigint_exit_0(self):
@@ -204,6 +230,8 @@ class ShutdownTests(unittest.TestCase):
                     self.assertEqual((r.status, r.read()), (503, b"not ready: draining"))
                 except (ConnectionError, http.client.HTTPException, OSError):
                     pass  # ... or the idle connection was closed: acceptable
+                finally:
+                    keep.close()
                 # ... and new connections are refused (or answered "draining", never "ready").
                 try:
                     r = gw.request("GET", "/readyz", timeout=3)

@@ -2,13 +2,17 @@
 
 The SQLite store is made unusable by holding every WAL lock byte of `<db>-shm` from another
 process; SQLite then fails reads and writes with SQLITE_PROTOCOL after about 10 s of retries.
-Requests are issued in parallel so that one lock window covers them all."""
+Requests are issued in parallel so that one lock window covers them all; as the SQLite store
+serialises its calls, each queued request adds ~10 s, so this module takes about two minutes."""
 
 import threading
 import time
 import unittest
 
 from cxg_harness import GatewayTestCase, StoreLocker, make_cap, uid, wait_until
+
+
+T = 200  # the SQLite store runs one call at a time: ~10 s per queued request
 
 
 class StoreFailureTests(GatewayTestCase):
@@ -23,21 +27,21 @@ class StoreFailureTests(GatewayTestCase):
         turn_cap = make_cap(gw.cap_key, ws, turn=turn)
         adm = {"X-Internal-Secret": gw.admin_secret}
         calls = {
-            "register": lambda: gw.register(exe, timeout=90),
-            "bridge": lambda: gw.request("GET", "/bridge/" + exe, {"Authorization": "Bearer " + cap}, timeout=90),
-            "get": lambda: gw.request("GET", "/api/codex-exec/executors/" + exe, adm, timeout=90),
-            "list": lambda: gw.request("GET", "/api/codex-exec/workspaces/%s/executors" % ws, adm, timeout=90),
+            "bridge": lambda: gw.request("GET", "/bridge/" + exe, {"Authorization": "Bearer " + cap}, timeout=T),
+            "register": lambda: gw.register(exe, timeout=T),
+            "get": lambda: gw.request("GET", "/api/codex-exec/executors/" + exe, adm, timeout=T),
+            "list": lambda: gw.request("GET", "/api/codex-exec/workspaces/%s/executors" % ws, adm, timeout=T),
             "create": lambda: gw.request("POST", "/api/codex-exec/register", dict(adm, **{"X-User-Id": "alice"}),
-                                         {"exe_id": uid("exe")}, timeout=90),
+                                         {"exe_id": uid("exe")}, timeout=T),
             "bind": lambda: gw.request("POST", "/api/codex-exec/workspaces/%s/executors" % uid("ws"), adm,
-                                       {"exe_id": exe, "name": "x"}, timeout=90),
+                                       {"exe_id": exe, "name": "x"}, timeout=T),
             "unbind": lambda: gw.request("DELETE", "/api/codex-exec/workspaces/%s/executors/%s" % (ws, exe), adm,
-                                         timeout=90),
-            "delete": lambda: gw.request("DELETE", "/api/codex-exec/executors/" + exe, adm, timeout=90),
+                                         timeout=T),
+            "delete": lambda: gw.request("DELETE", "/api/codex-exec/executors/" + exe, adm, timeout=T),
             "connected": lambda: gw.request("GET", "/api/exec-gateway/connected", {"Authorization": "Bearer " + cap},
-                                            timeout=90),
+                                            timeout=T),
             "revoke": lambda: gw.request("POST", "/api/exec-gateway/revoke-turn",
-                                         {"Authorization": "Bearer " + gw.shared_secret}, {"turn_id": turn}, timeout=90),
+                                         {"Authorization": "Bearer " + gw.shared_secret}, {"turn_id": turn}, timeout=T),
         }
         results, elapsed = {}, {}
 
@@ -51,16 +55,23 @@ class StoreFailureTests(GatewayTestCase):
 
         with StoreLocker(gw.db_path):
             threads = [threading.Thread(target=run, args=(n, f)) for n, f in calls.items()]
-            for t in threads:
+            for t in threads:  # the bridge goes first: its 2 s budget should not include queueing
                 t.start()
-            not_ready = wait_until(lambda: gw.request("GET", "/readyz", timeout=5).status == 503, 30, 0.25)
-            readyz = gw.request("GET", "/readyz", timeout=5)
+                time.sleep(0.2)
+
+            def readyz():
+                try:
+                    return gw.request("GET", "/readyz", timeout=5)
+                except OSError as e:
+                    return e
+            not_ready = wait_until(lambda: getattr(readyz(), "status", None) == 503, 30, 0.25)
+            ready_resp = readyz()
             for t in threads:
-                t.join(100)
+                t.join(T + 20)
 
         with self.subTest("H1 readyz"):
             self.assertTrue(not_ready, "readyz never turned 503 while the store was unusable")
-            self.assertPlainish(readyz, 503, "not ready: store unavailable")
+            self.assertPlainish(ready_resp, 503, "not ready: store unavailable")
         with self.subTest("R10 register"):
             self.assertCodexError(results["register"], 503, "store_unavailable")
         with self.subTest("B7 bridge"):

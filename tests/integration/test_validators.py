@@ -216,8 +216,10 @@ class StaticValidatorTests(GatewayTestCase):
             f.write("%s carol\nlonely-token-without-user\n" % tok)
         st = os.stat(self.gw.tokens_path)
         os.utime(self.gw.tokens_path, ns=(st.st_atime_ns, st.st_mtime_ns + 3_000_000_000))
-        logged = wait_until(lambda: sum(1 for rec in self.gw.log_records()
-                                        if rec.get("level") == "error") > errors_before, 11, 0.25)
+        def reload_error_logged():
+            self.gw.register(exe, token=tok)  # the file may be checked lazily, on a validation
+            return sum(1 for rec in self.gw.log_records() if rec.get("level") == "error") > errors_before
+        logged = wait_until(reload_error_logged, 11, 0.25)
         self.assertTrue(logged, "no error logged for a bad tokens file reload")
         self.assertEqual(self.gw.register(exe, token=tok).status, 401, "bad file was applied")
         alice_exe = self.gw.create_executor("alice")

@@ -17,8 +17,12 @@ from cxg_harness import (DEFAULT_SECRETS, RFC3339_MS_RE, GatewayTestCase, b64u,
 
 class ExecutorWsPrecheckTests(GatewayTestCase):
 
+    _n = [0]
+
     def ticket(self, exe, expiry=None, key=None):
-        return mint_ticket(key or self.gw.ticket_key, exe, expiry or int(time.time()) + 120)
+        """A fresh ticket: identical tickets would trip the single-use check (T2)."""
+        self._n[0] += 1
+        return mint_ticket(key or self.gw.ticket_key, exe, expiry or int(time.time()) + 120 + self._n[0])
 
     def get(self, path, headers=None):
         return self.gw.request("GET", path, headers)
@@ -141,6 +145,8 @@ class ExecutorWsPrecheckTests(GatewayTestCase):
         exe = self.gw.create_executor("alice")
         _, first = self.gw.online_executor(exe_id=exe)
         self.assertTrue(self.gw.wait_online(exe, True, timeout=1.0))
+        # Keep this test independent of R11 (tickets minted in one second may be identical).
+        time.sleep(1.05 - time.time() % 1)
         _, second = self.gw.online_executor(exe_id=exe)
         try:
             code, reason = first.wait_close(3)
@@ -198,9 +204,9 @@ class OriginTests(GatewayTestCase):
         self.assertPlain(ws.resp, 403, "origin not allowed")
 
     def test_B1_listed_or_missing_origin_passes(self):
-        exe = uid("exe")
         for origin in [None, "https://ok.example", "https://also.example"]:
             with self.subTest(origin=origin):
+                exe = uid("exe")
                 h = {"Origin": origin} if origin else {}
                 ticket = mint_ticket(self.gw.ticket_key, exe, int(time.time()) + 60)
                 r = self.gw.request("GET", "/codex-exec/%s?token=%s" % (exe, ticket), h)

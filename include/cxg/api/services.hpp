@@ -3,6 +3,7 @@
 #include "cxg/api/live_relay.hpp"
 #include "cxg/api/readiness.hpp"
 #include "cxg/api/turn_revocations.hpp"
+#include "cxg/auth/ticket_issuer.hpp"
 #include "cxg/auth/ticket_replay_guard.hpp"
 #include "cxg/auth/validator.hpp"
 #include "cxg/common/clock.hpp"
@@ -17,6 +18,7 @@ struct Services {
   const Clock& clock;
   store::Store& store;
   auth::Validator& validator;
+  auth::TicketIssuer& ticket_issuer;
   auth::TicketReplayGuard& ticket_guard;
   TurnRevocations& revocations;
   Readiness& readiness;
