@@ -94,9 +94,6 @@ int wait_signal(const sigset_t& set) {
 }  // namespace
 
 int run_gateway(Config cfg) {
-  if (!cfg.tls_cert_file.empty())
-    throw std::runtime_error("CXG_TLS_CERT_FILE: TLS termination is not supported by this build yet; "
-                             "terminate TLS in front of cxg and set CXG_PUBLIC_WS_BASE_URL=wss://...");
   const sigset_t signals = block_shutdown_signals();
   log_startup(cfg);
   const Clock& clock = SystemClock::instance();

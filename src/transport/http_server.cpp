@@ -26,7 +26,10 @@ struct HttpServer::Impl {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
       if (!ec) {
         tune(sock);
-        std::make_shared<HttpSession>(std::move(sock), state)->run();
+        if (state.tls)
+          std::make_shared<HttpSession<TlsStream>>(TlsStream(std::move(sock), *state.tls), state)->run();
+        else
+          std::make_shared<HttpSession<PlainStream>>(PlainStream(std::move(sock)), state)->run();
       } else {
         log::warn("accept failed", {{"error", ec.message()}});
       }
@@ -55,7 +58,26 @@ HttpServer::HttpServer(ServerOptions opts, const api::Router& router, metrics::R
 
 HttpServer::~HttpServer() { stop(); }
 
+namespace {
+
+// TLS 1.2+ with the operator's certificate chain and key (PEM).
+void load_tls(std::optional<asio::ssl::context>& tls, const ServerOptions& o) {
+  if (o.tls_cert_file.empty()) return;
+  namespace ssl = asio::ssl;
+  tls.emplace(ssl::context::tls_server);
+  tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                   ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+  boost::system::error_code ec;
+  tls->use_certificate_chain_file(o.tls_cert_file, ec);
+  if (ec) throw std::runtime_error("CXG_TLS_CERT_FILE: cannot load " + o.tls_cert_file + ": " + ec.message());
+  tls->use_private_key_file(o.tls_key_file, ssl::context::pem, ec);
+  if (ec) throw std::runtime_error("CXG_TLS_KEY_FILE: cannot load " + o.tls_key_file + ": " + ec.message());
+}
+
+}  // namespace
+
 void HttpServer::start() {
+  load_tls(impl_->state.tls, impl_->state.opts);
   auto& a = impl_->acceptor;
   boost::system::error_code ec;
   const auto addr = asio::ip::make_address(impl_->state.opts.host, ec);
@@ -84,7 +106,7 @@ void HttpServer::stop_accepting() {
     boost::system::error_code ec;
     impl_->acceptor.close(ec);
   });
-  std::vector<std::shared_ptr<HttpSession>> live;
+  std::vector<std::shared_ptr<HttpSessionBase>> live;
   {
     std::lock_guard lk(impl_->state.sessions_mu);
     for (auto& [_, w] : impl_->state.sessions)

@@ -43,48 +43,71 @@ bool parse_target(std::string_view target, api::Request& out) {
 
 }  // namespace
 
-HttpSession::HttpSession(tcp::socket&& socket, ServerState& state)
-    : stream_(std::move(socket)), state_(state) {
+template <class Stream>
+HttpSession<Stream>::HttpSession(Stream&& stream, ServerState& state)
+    : stream_(std::move(stream)), state_(state) {
   boost::system::error_code ec;
-  const auto ep = stream_.socket().remote_endpoint(ec);
+  const auto ep = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
   if (!ec) {
     peer_ip_ = address_text(ep.address());
     peer_loopback_ = is_loopback(ep.address());
   }
 }
 
-HttpSession::~HttpSession() {
+template <class Stream>
+HttpSession<Stream>::~HttpSession() {
   std::lock_guard lk(state_.sessions_mu);
   state_.sessions.erase(this);
 }
 
-void HttpSession::run() {
+template <class Stream>
+void HttpSession<Stream>::run() {
   {
     std::lock_guard lk(state_.sessions_mu);
-    state_.sessions.emplace(this, weak_from_this());
+    state_.sessions.emplace(this, std::weak_ptr<HttpSessionBase>(this->shared_from_this()));
   }
-  asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_request(); });
+  asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+    if constexpr (kIsTls<Stream>) {
+      beast::get_lowest_layer(self->stream_).expires_after(self->state_.opts.header_timeout);
+      self->stream_.async_handshake(asio::ssl::stream_base::server,
+                                    [self](beast::error_code ec) { self->on_handshake(ec); });
+    } else {
+      self->read_request();
+    }
+  });
 }
 
-void HttpSession::close_if_idle() {
-  asio::post(stream_.get_executor(), [self = shared_from_this()] {
+template <class Stream>
+void HttpSession<Stream>::on_handshake(beast::error_code ec) {
+  if (ec) {
+    log::debug("TLS handshake failed", {{"peer", peer_ip_}, {"error", ec.message()}});
+    return close();
+  }
+  read_request();
+}
+
+template <class Stream>
+void HttpSession<Stream>::close_if_idle() {
+  asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
     if (self->idle_) self->close();
   });
 }
 
-void HttpSession::read_request() {
+template <class Stream>
+void HttpSession<Stream>::read_request() {
   if (state_.draining) return close();
   parser_.emplace();
   parser_->header_limit(static_cast<std::uint32_t>(state_.opts.header_limit));
   parser_->body_limit(state_.opts.body_limit);
   // A new connection must send its headers promptly; a kept-alive one may idle longer.
-  stream_.expires_after(first_request_ ? state_.opts.header_timeout : state_.opts.keepalive_idle);
+  beast::get_lowest_layer(stream_).expires_after(first_request_ ? state_.opts.header_timeout : state_.opts.keepalive_idle);
   idle_ = !first_request_;
   http::async_read(stream_, buffer_, *parser_,
-                   [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+                   [self = this->shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
 }
 
-void HttpSession::on_read(beast::error_code ec) {
+template <class Stream>
+void HttpSession<Stream>::on_read(beast::error_code ec) {
   idle_ = false;
   first_request_ = false;
   if (ec == http::error::header_limit) return reject_unparsed(431, "request header fields too large");
@@ -112,19 +135,21 @@ void HttpSession::on_read(beast::error_code ec) {
   req.body = std::move(msg.body());
   req.peer_ip = peer_ip_;
   req.peer_is_loopback = peer_loopback_;
+  req.is_tls = kIsTls<Stream>;
   req.is_websocket_upgrade = beast::websocket::is_upgrade(msg);
   handle(std::move(req));
 }
 
-void HttpSession::handle(api::Request req) {
+template <class Stream>
+void HttpSession<Stream>::handle(api::Request req) {
   const bool keep_alive = parser_->get().keep_alive();
-  stream_.expires_never();
+  beast::get_lowest_layer(stream_).expires_never();
   if (api::Router::is_inline(req)) {
     auto result = state_.router.handle(req);
     return send(std::move(result.response), result.route, keep_alive);
   }
   // Blocking route: run it on the worker pool, then come back to this session's strand.
-  asio::post(state_.workers, [self = shared_from_this(), req = std::move(req), keep_alive]() mutable {
+  asio::post(state_.workers, [self = this->shared_from_this(), req = std::move(req), keep_alive]() mutable {
     auto result = self->state_.router.handle(req);
     asio::post(self->stream_.get_executor(), [self, result = std::move(result), keep_alive]() mutable {
       if (result.admission) return self->upgrade(*result.admission, result.route);
@@ -133,7 +158,8 @@ void HttpSession::handle(api::Request req) {
   });
 }
 
-void HttpSession::send(api::Response res, const std::string& route, bool keep_alive) {
+template <class Stream>
+void HttpSession<Stream>::send(api::Response res, const std::string& route, bool keep_alive) {
   state_.metrics.counter("cxg_http_requests", {{"route", route}, {"code", std::to_string(res.status)}}).inc();
   keep_alive = keep_alive && !state_.draining;
   auto msg = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(res.status), 11);
@@ -143,43 +169,48 @@ void HttpSession::send(api::Response res, const std::string& route, bool keep_al
   msg->body() = std::move(res.body);
   msg->keep_alive(keep_alive);
   msg->prepare_payload();
-  stream_.expires_after(state_.opts.keepalive_idle);
-  http::async_write(stream_, *msg, [self = shared_from_this(), msg, keep_alive](beast::error_code ec, std::size_t) {
+  beast::get_lowest_layer(stream_).expires_after(state_.opts.keepalive_idle);
+  http::async_write(stream_, *msg, [self = this->shared_from_this(), msg, keep_alive](beast::error_code ec, std::size_t) {
     self->on_write(!keep_alive, ec);
   });
 }
 
-void HttpSession::on_write(bool close_after, beast::error_code ec) {
+template <class Stream>
+void HttpSession<Stream>::on_write(bool close_after, beast::error_code ec) {
   if (ec || close_after) return close();
   read_request();
 }
 
-void HttpSession::reject_unparsed(int status, const char* message) {
+template <class Stream>
+void HttpSession<Stream>::reject_unparsed(int status, const char* message) {
   send(api::plain(status, message), "rejected", false);
 }
 
-void HttpSession::close() {
+template <class Stream>
+void HttpSession<Stream>::close() {
   beast::error_code ec;
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-  stream_.socket().close(ec);
+  auto& socket = beast::get_lowest_layer(stream_).socket();
+  socket.shutdown(tcp::socket::shutdown_send, ec);
+  socket.close(ec);
 }
 
 }  // namespace cxg::transport
 
 namespace cxg::transport {
 
-void HttpSession::upgrade(const api::WebsocketAdmission& a, const std::string& route) {
+template <class Stream>
+void HttpSession<Stream>::upgrade(const api::WebsocketAdmission& a, const std::string& route) {
   state_.metrics.counter("cxg_http_requests", {{"route", route}, {"code", "101"}}).inc();
   const auto& o = state_.opts;
   WsLimits limits{o.max_executor_message_bytes, o.ping_interval, o.idle_timeout, o.write_timeout,
                   relay::close::kWriteTimeout, &state_.websockets};
-  std::shared_ptr<WsConnection> ws;
+  std::shared_ptr<WsConnection<Stream>> ws;
   if (a.kind == api::WebsocketAdmission::Kind::executor) {
-    ws = std::make_shared<ExecutorSession>(std::move(stream_), limits, state_.hub, a.exe_id, a.legacy_json);
+    ws = std::make_shared<ExecutorSession<Stream>>(std::move(stream_), limits, state_.hub, a.exe_id, a.legacy_json);
   } else {
     limits.max_message_bytes = o.max_bridge_message_bytes;
     limits.write_timeout_status = relay::close::kSlowConsumer;
-    ws = std::make_shared<BridgeSession>(std::move(stream_), limits, state_.hub,
+    ws = std::make_shared<BridgeSession<Stream>>(std::move(stream_), limits, state_.hub,
                                          relay::BridgeIdentity{a.exe_id, a.workspace_id, a.turn_id, a.user_id},
                                          o.first_frame_timeout);
   }
@@ -188,4 +219,9 @@ void HttpSession::upgrade(const api::WebsocketAdmission& a, const std::string& r
   ws->start(parser_->release());
 }
 
+}  // namespace cxg::transport
+
+namespace cxg::transport {
+template class HttpSession<PlainStream>;
+template class HttpSession<TlsStream>;
 }  // namespace cxg::transport

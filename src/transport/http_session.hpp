@@ -9,18 +9,28 @@
 #include <optional>
 
 #include "server_state.hpp"
+#include "stream_types.hpp"
 
 namespace cxg::transport {
 
-class HttpSession : public std::enable_shared_from_this<HttpSession> {
+// What the listener's drain needs from any session, whatever its stream.
+class HttpSessionBase {
  public:
-  HttpSession(boost::asio::ip::tcp::socket&& socket, ServerState& state);
-  ~HttpSession();
-  void run();
+  virtual ~HttpSessionBase() = default;
   // Drain: a connection waiting for its next request is closed; a busy one finishes first.
-  void close_if_idle();
+  virtual void close_if_idle() = 0;
+};
+
+template <class Stream>
+class HttpSession final : public HttpSessionBase, public std::enable_shared_from_this<HttpSession<Stream>> {
+ public:
+  HttpSession(Stream&& stream, ServerState& state);
+  ~HttpSession() override;
+  void run();
+  void close_if_idle() override;
 
  private:
+  void on_handshake(boost::beast::error_code ec);
   void read_request();
   void on_read(boost::beast::error_code ec);
   void handle(api::Request req);
@@ -30,7 +40,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void upgrade(const api::WebsocketAdmission& a, const std::string& route);
   void close();
 
-  boost::beast::tcp_stream stream_;
+  Stream stream_;
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   ServerState& state_;

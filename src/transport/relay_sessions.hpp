@@ -5,10 +5,11 @@
 
 namespace cxg::transport {
 
-class ExecutorSession final : public WsConnection {
+template <class Stream>
+class ExecutorSession final : public WsConnection<Stream> {
  public:
-  ExecutorSession(boost::beast::tcp_stream&& s, WsLimits limits, relay::Hub& hub, std::string exe_id, bool legacy)
-      : WsConnection(std::move(s), limits), hub_(hub), exe_id_(std::move(exe_id)), legacy_(legacy) {}
+  ExecutorSession(Stream&& s, WsLimits limits, relay::Hub& hub, std::string exe_id, bool legacy)
+      : WsConnection<Stream>(std::move(s), limits), hub_(hub), exe_id_(std::move(exe_id)), legacy_(legacy) {}
 
  private:
   void on_open() override;
@@ -22,11 +23,12 @@ class ExecutorSession final : public WsConnection {
   std::shared_ptr<relay::ExecutorLink> link_;
 };
 
-class BridgeSession final : public WsConnection {
+template <class Stream>
+class BridgeSession final : public WsConnection<Stream> {
  public:
-  BridgeSession(boost::beast::tcp_stream&& s, WsLimits limits, relay::Hub& hub, relay::BridgeIdentity who,
+  BridgeSession(Stream&& s, WsLimits limits, relay::Hub& hub, relay::BridgeIdentity who,
                 std::chrono::milliseconds first_frame_timeout)
-      : WsConnection(std::move(s), limits), hub_(hub), who_(std::move(who)), first_frame_timeout_(first_frame_timeout) {}
+      : WsConnection<Stream>(std::move(s), limits), hub_(hub), who_(std::move(who)), first_frame_timeout_(first_frame_timeout) {}
 
  private:
   void on_open() override;

@@ -1,10 +1,12 @@
 #pragma once
 // State shared by the listener and its sessions (Beast chat-multi's "shared_state").
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 #include "cxg/api/router.hpp"
@@ -13,7 +15,7 @@
 
 namespace cxg::transport {
 
-class HttpSession;
+class HttpSessionBase;
 
 struct ServerState {
   ServerState(ServerOptions o, const api::Router& r, metrics::Registry& m, relay::Hub& h)
@@ -27,10 +29,11 @@ struct ServerState {
   boost::asio::io_context ioc;
   boost::asio::thread_pool workers;
   std::atomic<bool> draining{false};
+  std::optional<boost::asio::ssl::context> tls;  // set when the listener speaks TLS
 
   // Live sessions, so a drain can close the idle keep-alive ones.
   std::mutex sessions_mu;
-  std::unordered_map<HttpSession*, std::weak_ptr<HttpSession>> sessions;
+  std::unordered_map<HttpSessionBase*, std::weak_ptr<HttpSessionBase>> sessions;
   std::size_t session_count() {
     std::lock_guard lk(sessions_mu);
     return sessions.size() + websockets.load();

@@ -3,6 +3,7 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 
 #include "cxg/common/log.hpp"
 
@@ -21,17 +22,20 @@ constexpr std::size_t kOversizePrefix = 512;          // enough for fields 1-2 o
 constexpr auto kCloseHandshakeBudget = std::chrono::seconds(5);
 }  // namespace
 
-WsConnection::WsConnection(beast::tcp_stream&& stream, WsLimits limits)
+template <class Stream>
+WsConnection<Stream>::WsConnection(Stream&& stream, WsLimits limits)
     : ws_(std::move(stream)), limits_(limits), ping_timer_(ws_.get_executor()), write_timer_(ws_.get_executor()),
       close_timer_(ws_.get_executor()), aux_timer_(ws_.get_executor()) {
   if (limits_.live_counter) limits_.live_counter->fetch_add(1);
 }
 
-WsConnection::~WsConnection() {
+template <class Stream>
+WsConnection<Stream>::~WsConnection() {
   if (limits_.live_counter) limits_.live_counter->fetch_sub(1);
 }
 
-void WsConnection::start(Request req) {
+template <class Stream>
+void WsConnection<Stream>::start(Request req) {
   beast::get_lowest_layer(ws_).expires_never();
   websocket::stream_base::timeout t{};
   t.handshake_timeout = std::chrono::seconds(10);
@@ -64,7 +68,8 @@ void WsConnection::start(Request req) {
 
 // ------------------------------------------------------------------ reading
 
-void WsConnection::read_next() {
+template <class Stream>
+void WsConnection<Stream>::read_next() {
   if (finished_ || read_pending_ || reading_paused_) return;
   read_pending_ = true;
   const auto chunk = std::clamp<std::size_t>(read_buffer_.size(), kMinReadChunk, kMaxFrameBytes);
@@ -73,7 +78,8 @@ void WsConnection::read_next() {
   });
 }
 
-void WsConnection::on_read(beast::error_code ec, std::size_t n) {
+template <class Stream>
+void WsConnection<Stream>::on_read(beast::error_code ec, std::size_t n) {
   read_pending_ = false;
   if (ec) return finish();
   last_activity_ = Clock::now();
@@ -92,7 +98,8 @@ void WsConnection::on_read(beast::error_code ec, std::size_t n) {
   read_next();
 }
 
-void WsConnection::deliver_message() {
+template <class Stream>
+void WsConnection<Stream>::deliver_message() {
   const auto data = read_buffer_.cdata();
   std::string message(static_cast<const char*>(data.data()), data.size());
   read_buffer_.consume(read_buffer_.size());
@@ -101,7 +108,8 @@ void WsConnection::deliver_message() {
   if (on_message(std::move(message), ws_.got_binary()) == relay::ReadGate::pause) reading_paused_ = true;
 }
 
-void WsConnection::resume_reading() {
+template <class Stream>
+void WsConnection<Stream>::resume_reading() {
   asio::post(ws_.get_executor(), [self = self()] {
     if (!self->reading_paused_) return;
     self->reading_paused_ = false;
@@ -111,7 +119,8 @@ void WsConnection::resume_reading() {
 
 // ------------------------------------------------------------------ writing
 
-void WsConnection::send(relay::OutMessage m) {
+template <class Stream>
+void WsConnection<Stream>::send(relay::OutMessage m) {
   queued_bytes_.fetch_add(m.data->size(), std::memory_order_relaxed);
   asio::post(ws_.get_executor(), [self = self(), m = std::move(m)]() mutable {
     if (self->finished_ || (self->closing_ && !self->close_after_flush_)) {
@@ -124,7 +133,8 @@ void WsConnection::send(relay::OutMessage m) {
   });
 }
 
-void WsConnection::write_next() {
+template <class Stream>
+void WsConnection<Stream>::write_next() {
   if (writing_ || finished_) return;
   if (queue_.empty()) {
     if (close_after_flush_) {
@@ -147,7 +157,8 @@ void WsConnection::write_next() {
                        [self = self()](beast::error_code ec, std::size_t w) { self->on_write(ec, w); });
 }
 
-void WsConnection::on_write(beast::error_code ec, std::size_t n) {
+template <class Stream>
+void WsConnection<Stream>::on_write(beast::error_code ec, std::size_t n) {
   writing_ = false;
   if (finished_) return;
   if (ec) return hard_close();
@@ -163,7 +174,8 @@ void WsConnection::on_write(beast::error_code ec, std::size_t n) {
   write_next();
 }
 
-void WsConnection::discard_queue() {
+template <class Stream>
+void WsConnection<Stream>::discard_queue() {
   // The message being written stays (a frame cannot be cut); the rest is dropped.
   const std::size_t keep = writing_ || write_offset_ > 0 ? 1 : 0;
   while (queue_.size() > keep) {
@@ -174,7 +186,8 @@ void WsConnection::discard_queue() {
   }
 }
 
-void WsConnection::arm_write_timer() {
+template <class Stream>
+void WsConnection<Stream>::arm_write_timer() {
   if (write_timer_armed_) return;
   write_timer_armed_ = true;
   write_timer_.expires_at(write_started_ + limits_.write_timeout);
@@ -195,14 +208,16 @@ void WsConnection::arm_write_timer() {
 
 // ------------------------------------------------------------------ keepalive
 
-void WsConnection::arm_ping_timer() {
+template <class Stream>
+void WsConnection<Stream>::arm_ping_timer() {
   ping_timer_.expires_after(limits_.ping_interval);
   ping_timer_.async_wait([self = self()](beast::error_code ec) {
     if (!ec) self->on_ping_timer();
   });
 }
 
-void WsConnection::on_ping_timer() {
+template <class Stream>
+void WsConnection<Stream>::on_ping_timer() {
   if (finished_ || closing_) return;
   if (Clock::now() - last_activity_ >= limits_.idle_timeout) {
     // The peer is gone as far as the relay is concerned: end its streams now rather than
@@ -220,7 +235,8 @@ void WsConnection::on_ping_timer() {
 
 // ------------------------------------------------------------------ closing
 
-void WsConnection::close_with(std::uint16_t code, std::string reason, bool flush) {
+template <class Stream>
+void WsConnection<Stream>::close_with(std::uint16_t code, std::string reason, bool flush) {
   asio::post(ws_.get_executor(), [self = self(), code, reason = std::move(reason), flush]() mutable {
     if (self->closing_ || self->finished_) return;
     self->closing_ = true;
@@ -234,7 +250,8 @@ void WsConnection::close_with(std::uint16_t code, std::string reason, bool flush
   });
 }
 
-void WsConnection::begin_close(std::uint16_t code, std::string reason) {
+template <class Stream>
+void WsConnection<Stream>::begin_close(std::uint16_t code, std::string reason) {
   // cxg decided to end this connection and everything queued has been sent: for the relay it
   // is over now, not when the peer finishes the close handshake and the TCP teardown.
   notify_closed();
@@ -251,14 +268,16 @@ void WsConnection::begin_close(std::uint16_t code, std::string reason) {
   ws_.async_close(cr, [self = self()](beast::error_code) { self->finish(); });
 }
 
-void WsConnection::hard_close() {
+template <class Stream>
+void WsConnection<Stream>::hard_close() {
   beast::error_code ec;
   beast::get_lowest_layer(ws_).socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   beast::get_lowest_layer(ws_).socket().close(ec);
   if (!read_pending_) finish();
 }
 
-void WsConnection::finish() {
+template <class Stream>
+void WsConnection<Stream>::finish() {
   if (finished_) return;
   finished_ = true;
   closing_ = true;
@@ -280,10 +299,16 @@ void WsConnection::finish() {
 
 namespace cxg::transport {
 
-void WsConnection::notify_closed() {
+template <class Stream>
+void WsConnection<Stream>::notify_closed() {
   if (relay_notified_) return;
   relay_notified_ = true;
   on_closed();
 }
 
+}  // namespace cxg::transport
+
+namespace cxg::transport {
+template class WsConnection<PlainStream>;
+template class WsConnection<TlsStream>;
 }  // namespace cxg::transport

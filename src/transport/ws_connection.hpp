@@ -15,6 +15,7 @@
 
 #include "cxg/relay/hub.hpp"
 #include "cxg/relay/peer.hpp"
+#include "stream_types.hpp"
 
 namespace cxg::transport {
 
@@ -27,10 +28,11 @@ struct WsLimits {
   std::atomic<std::size_t>* live_counter = nullptr;  // sessions alive, for the drain
 };
 
-class WsConnection : public relay::Peer, public std::enable_shared_from_this<WsConnection> {
+template <class Stream>
+class WsConnection : public relay::Peer, public std::enable_shared_from_this<WsConnection<Stream>> {
  public:
   using Request = boost::beast::http::request<boost::beast::http::string_body>;
-  WsConnection(boost::beast::tcp_stream&& stream, WsLimits limits);
+  WsConnection(Stream&& stream, WsLimits limits);
   ~WsConnection() override;
 
   // Completes the upgrade handshake on `req`, then starts reading.
@@ -51,7 +53,7 @@ class WsConnection : public relay::Peer, public std::enable_shared_from_this<WsC
   virtual void on_closed() = 0;
   // Why this side ended, for the Reset a departing bridge causes.
   bool ended_by_write_timeout() const { return write_timed_out_; }
-  std::shared_ptr<WsConnection> self() { return shared_from_this(); }
+  std::shared_ptr<WsConnection> self() { return this->shared_from_this(); }
   boost::asio::steady_timer& aux_timer() { return aux_timer_; }
   bool is_closing() const { return closing_; }
 
@@ -71,7 +73,7 @@ class WsConnection : public relay::Peer, public std::enable_shared_from_this<WsC
   void notify_closed();
   void discard_queue();
 
-  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  boost::beast::websocket::stream<Stream> ws_;
   const WsLimits limits_;
   boost::beast::flat_buffer read_buffer_;
   bool discarding_ = false;   // skipping the rest of an oversized message

@@ -223,6 +223,8 @@ class ShutdownTests(unittest.TestCase):
                 exe, ex, t, result = self._drain_setup(stub, gw)
                 t_sig = time.monotonic()
                 gw.proc.send_signal(signal.SIGTERM)
+                # The signal is handled asynchronously: wait until the gateway says it is draining.
+                self.assertTrue(wait_until(lambda: "shutdown requested" in gw.stderr_text(), 5))
                 # /readyz turns 503 at once (asked on the already-open connection) ...
                 try:
                     keep.request("GET", "/readyz")
