@@ -79,6 +79,8 @@ class WsClient {
   void send_binary(std::string data);
   // Bytes queued for writing and not yet written.
   std::size_t pending_write_bytes() const;
+  // Bytes received so far of a message that has not been completely received yet.
+  std::uint64_t receiving_bytes() const;
 
   // Next event, waiting up to `timeout`; nullopt on timeout. After a WsClosed every further
   // call returns the same WsClosed at once.
