@@ -3,6 +3,7 @@
 set -euo pipefail
 packages=(
   g++ cmake ninja-build ccache pkg-config git
+  clang libclang-rt-14-dev llvm  # libFuzzer + sanitizer runtimes (scripts/fuzz.sh), llvm-symbolizer
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev
   libspdlog-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
