@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -493,8 +494,8 @@ class Script {
     auto it = before_.find(&p);
     return it == before_.end() ? 0 : it->second.second;
   }
-  std::vector<Msg> new_messages(const FuzzPeer& p) const {
-    return {p.sent.begin() + static_cast<std::ptrdiff_t>(sent_before(p)), p.sent.end()};
+  std::span<const Msg> new_messages(const FuzzPeer& p) const {
+    return std::span<const Msg>(p.sent).subspan(sent_before(p));
   }
   bool changed(const FuzzPeer& p) const {
     return p.sent.size() != sent_before(p) || p.closes.size() != closes_before(p);

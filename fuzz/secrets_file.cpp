@@ -32,6 +32,10 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   const char* tmp = std::getenv("TMPDIR");
   g_dir = std::string(tmp && *tmp ? tmp : "/tmp") + "/cxg-fuzz-secrets-" + std::to_string(::getpid());
   std::filesystem::create_directories(g_dir);
+  std::atexit([] {
+    std::error_code ec;
+    std::filesystem::remove_all(g_dir, ec);
+  });
   return 0;
 }
 

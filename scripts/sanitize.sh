@@ -28,8 +28,8 @@ configure_and_build() {  # <build dir> <sanitizers> [targets...]
   # is enough for symbolized reports and keeps the Beast-heavy objects small.
   command -v clang++ >/dev/null || { echo "clang++ not found: run ./scripts/install-deps.sh" >&2; exit 1; }
   cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1" \
-    -DCMAKE_CXX_COMPILER=clang++ "-DCXG_SANITIZE=$san" >/dev/null
-  if (($#)); then cmake --build "$dir" --target "$@"; else cmake --build "$dir"; fi
+    -DCMAKE_CXX_COMPILER=clang++ "-DCXG_SANITIZE=$san" >/dev/null || return 1
+  if (($#)); then cmake --build "$dir" --target "$@" || return 1; else cmake --build "$dir" || return 1; fi
 }
 
 # Fails (and prints them) if any sanitizer report was written under <dir>.
@@ -48,7 +48,7 @@ check_reports() {  # <reports dir> <what>
 
 run_asan() {
   local start=$SECONDS dir=build-asan
-  configure_and_build "$dir" address,undefined
+  configure_and_build "$dir" address,undefined || { echo "ASan+UBSan build failed" >&2; return 1; }
   local reports="$PWD/$dir/sanitizer-reports"
   rm -rf "$reports" && mkdir -p "$reports"
   local labels='unit|integration'
@@ -65,7 +65,7 @@ run_asan() {
 
 run_tsan() {
   local start=$SECONDS dir=build-tsan
-  configure_and_build "$dir" thread
+  configure_and_build "$dir" thread || { echo "TSan build failed" >&2; return 1; }
   local reports="$PWD/$dir/sanitizer-reports"
   rm -rf "$reports" && mkdir -p "$reports"
   local rc=0
@@ -80,6 +80,7 @@ run_tsan() {
   return "$rc"
 }
 
+# (set -e does not apply inside functions called from `||`: each step checks its own status.)
 status=0
 [[ "$mode" == asan || "$mode" == all ]] && { run_asan || status=1; }
 [[ "$mode" == tsan || "$mode" == all ]] && { run_tsan || status=1; }

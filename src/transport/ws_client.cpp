@@ -63,7 +63,7 @@ struct WsClient::Impl {
   void push_message(std::string data, bool binary) {
     std::lock_guard lk(mu);
     queued_bytes += data.size();
-    events.emplace_back(std::in_place_type<WsMessage>, std::move(data), binary);
+    events.emplace_back(WsMessage{std::move(data), binary});
     cv.notify_all();
   }
   bool over_queue_limit() {
