@@ -1,52 +1,10 @@
 #include "cxg/api/http_types.hpp"
 
-#include <boost/json/serialize.hpp>
 #include <strings.h>
 
-#include "cxg/common/ids.hpp"
+#include "cxg/common/utf8.hpp"
 
 namespace cxg::api {
-namespace {
-
-// Request bytes reach JSON answers, directly (the Host header in a registration's url) or
-// through the store (User-Agent, X-Forwarded-For, X-User-Id, percent-decoded path ids), and
-// need not be UTF-8, which JSON must be (RFC 8259 §8.1): Boost.JSON serializes such bytes
-// as they are, so one executor's odd User-Agent made every admin listing that includes it
-// unparsable. Each invalid byte goes out as U+FFFD, as the reference gateway's Go encoder
-// writes it. Found by fuzz/api_router (a registration with a non-UTF-8 Host).
-std::string valid_utf8(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    const std::size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-    if (len != 0 && i + len <= s.size() && ids::is_valid_utf8(s.substr(i, len))) {
-      out.append(s.substr(i, len));
-      i += len;
-    } else {
-      out.append("\xEF\xBF\xBD");
-      ++i;
-    }
-  }
-  return out;
-}
-
-boost::json::value with_valid_utf8(const boost::json::value& v) {
-  if (v.is_string()) return boost::json::string(valid_utf8(v.get_string()));
-  if (v.is_array()) {
-    boost::json::array a;
-    for (const auto& x : v.get_array()) a.push_back(with_valid_utf8(x));
-    return a;
-  }
-  if (v.is_object()) {
-    boost::json::object o;
-    for (const auto& [k, x] : v.get_object()) o[valid_utf8(k)] = with_valid_utf8(x);
-    return o;
-  }
-  return v;
-}
-
-}  // namespace
 
 const std::string* Headers::find(std::string_view name) const {
   for (const auto& [k, v] : items_)
@@ -78,8 +36,10 @@ Response json_response(int status, const boost::json::value& v) {
   Response r;
   r.status = status;
   r.content_type = "application/json";
-  r.body = boost::json::serialize(v);
-  if (!ids::is_valid_utf8(r.body)) r.body = boost::json::serialize(with_valid_utf8(v));
+  // Request bytes reach answers (the Host header in a registration's url; User-Agent, path
+  // ids through the store): found by fuzz/api_router, one odd User-Agent made every admin
+  // listing that included it unparsable.
+  r.body = utf8::serialize_valid(v);
   return r;
 }
 

@@ -374,21 +374,14 @@ int run_exec(ExecOptions& o) {
         }
         continue;
       }
-      if (!method->is_string()) continue;
-      const auto* params = msg->if_contains("params");
-      if (!params || !params->is_object()) continue;
-      const auto& p = params->as_object();
-      const auto* pid = p.if_contains("processId");
-      if (!pid || !pid->is_string() || pid->as_string() != process_id) continue;
-      OutputSequencer::Note note{std::string(method->as_string()), p};
-      if (note.method != "process/output" && note.method != "process/exited" && note.method != "process/closed") continue;
-      const auto* s = p.if_contains("seq");
-      if (s && s->is_int64()) {
-        seq.add(s->as_int64(), std::move(note), Clock::now());
-      } else if (note.method == "process/closed") {
+      auto n = process_notification(*msg, process_id);
+      if (!n) continue;
+      if (n->seq) {
+        seq.add(*n->seq, std::move(n->note), Clock::now());
+      } else if (n->note.method == "process/closed") {
         closed_without_seq = true;  // deliver everything pending, then stop
       } else {
-        deliver(note);
+        deliver(n->note);
       }
     }
   } catch (const CliError&) {

@@ -4,7 +4,8 @@
 // Transfers: `put` sends files up to 16 MiB with one fs/writeFile; larger ones are streamed
 // into `head -c <size>` on the executor with process/write (the bridge limit is 32 MiB per
 // message) and renamed into place. `get` uses fs/readFile; when the file is too large for one
-// message (the gateway closes the bridge with 1009), it falls back to streaming `cat`.
+// message (the gateway closes the bridge with 1009), it falls back to reading the file in
+// pieces with `tail | head` processes (see stream_get).
 #include "fs_command.hpp"
 
 #include <fcntl.h>
@@ -15,6 +16,7 @@
 #include <algorithm>
 #include <boost/json/serialize.hpp>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 #include <memory>
 
@@ -240,21 +242,20 @@ class LocalSink {
   bool committed_ = false;
 };
 
-// Streams `cat -- path` on the executor into `sink` (files too large for one fs/readFile).
-void stream_get(const FsOptions& o, const std::string& path, LocalSink& sink, const std::string& label) {
-  auto br = open_fs(o);
+// One short process on the executor, its stdout handed to `on_stdout` in seq order.
+struct RemoteRun {
+  std::int64_t exit_code = -1;
+  std::string stderr_text;
+};
+RemoteRun run_remote(BridgeClient& br, json::array argv, const std::string& path,
+                     const std::function<void(std::string_view)>& on_stdout) {
   const std::string pid = "cxg-get-" + crypto::random_token(6);
-  json::array argv{"/bin/sh", "-c", "wc -c < \"$1\" && exec cat -- \"$1\"", "cxg-get", path};
-  const auto start_id = br->send_request(
+  const auto start_id = br.send_request(
       "process/start", {{"processId", pid}, {"argv", std::move(argv)}, {"cwd", "/"}, {"env", json::object{}}, {"tty", false}});
   OutputSequencer seq;
-  std::string header;  // the size line from wc, then the file
-  bool have_size = false, closed = false;
-  std::optional<std::int64_t> exit_code;
+  RemoteRun run;
+  bool closed = false;
   std::optional<Clock::time_point> exited_at;
-  std::string err;
-  std::uint64_t got = 0;
-  std::unique_ptr<ProgressBar> bar;
   auto deliver = [&](const OutputSequencer::Note& n) {
     if (n.method == "process/output") {
       const auto* c = n.params.if_contains("chunk");
@@ -262,32 +263,11 @@ void stream_get(const FsOptions& o, const std::string& path, LocalSink& sink, co
       if (!c || !c->is_string()) return;
       auto bytes = encoding::base64_decode(c->as_string());
       if (!bytes) return;
-      if (s && s->is_string() && s->as_string() == "stderr") {
-        err += *bytes;
-        return;
-      }
-      std::string_view data = *bytes;
-      if (!have_size) {
-        header += data;
-        const auto nl = header.find('\n');
-        if (nl == std::string::npos) return;
-        have_size = true;
-        std::uint64_t total = 0;
-        try {
-          total = std::stoull(header.substr(0, nl));
-        } catch (...) {
-        }
-        bar = std::make_unique<ProgressBar>(label, total);
-        sink.write(std::string_view(header).substr(nl + 1));
-        got += header.size() - nl - 1;
-      } else {
-        sink.write(data);
-        got += data.size();
-      }
-      if (bar) bar->update(got);
+      if (s && s->is_string() && s->as_string() == "stderr") run.stderr_text += *bytes;
+      else on_stdout(*bytes);
     } else if (n.method == "process/exited") {
       const auto* c = n.params.if_contains("exitCode");
-      exit_code = c && c->is_int64() ? c->as_int64() : -1;
+      run.exit_code = c && c->is_int64() ? c->as_int64() : -1;
       exited_at = Clock::now();
     } else if (n.method == "process/closed") {
       closed = true;
@@ -295,35 +275,70 @@ void stream_get(const FsOptions& o, const std::string& path, LocalSink& sink, co
   };
   for (;;) {
     for (auto& n : seq.ready(Clock::now(), false)) deliver(n);
+    // process/exited can precede the last output (real exec-servers do this): wait for
+    // process/closed, or 2 s after the exit.
     if (closed || (exited_at && Clock::now() - *exited_at > std::chrono::seconds(2))) {
       for (auto& n : seq.ready(Clock::now(), true)) deliver(n);
       break;
     }
-    auto m = br->next(milliseconds(100));
+    auto m = br.next(milliseconds(100));
     if (!m) continue;
-    const auto* method = m->if_contains("method");
-    if (!method) {
+    if (!m->contains("method")) {
       const auto* id = m->if_contains("id");
       if (id && id->is_int64() && id->as_int64() == start_id && m->contains("error"))
-        throw CliError(path + ": cannot start cat on the executor: " + json_brief(m->at("error")), kExitRemoteError);
+        throw CliError(path + ": cannot start a reader on the executor: " + json_brief(m->at("error")), kExitRemoteError);
       continue;
     }
-    const auto* params = m->if_contains("params");
-    if (!params || !params->is_object()) continue;
-    const auto& p = params->as_object();
-    const auto* id = p.if_contains("processId");
-    if (!id || !id->is_string() || id->as_string() != pid) continue;
-    const auto* s = p.if_contains("seq");
-    OutputSequencer::Note note{std::string(method->as_string()), p};
-    if (s && s->is_int64()) seq.add(s->as_int64(), std::move(note), Clock::now());
-    else if (note.method == "process/closed") closed = true;
+    auto n = process_notification(*m, pid);
+    if (!n) continue;
+    if (n->seq) seq.add(*n->seq, std::move(n->note), Clock::now());
+    else if (n->note.method == "process/closed") closed = true;
+  }
+  while (!run.stderr_text.empty() && run.stderr_text.back() == '\n') run.stderr_text.pop_back();
+  return run;
+}
+
+// Streams a file too large for one fs/readFile in pieces, each read by a
+// `tail -c +<offset> | head -c <n>` process on the executor. The executor writes output as
+// fast as it reads it and the gateway cannot slow the executor down for one bridge, so with
+// one `cat` of the whole file a reader slower than the disk overflows the bridge's queue
+// (CXG_BRIDGE_QUEUE_BYTES, 16 MiB: 4106). One piece in flight (~5.6 MB of base64) never can.
+void stream_get(const FsOptions& o, const std::string& path, LocalSink& sink, const std::string& label) {
+  constexpr std::uint64_t kPiece = 4u << 20;
+  auto br = open_fs(o);
+  std::string size_line;
+  auto sized = run_remote(*br, {"/bin/sh", "-c", "wc -c < \"$1\"", "cxg-get", path}, path,
+                          [&](std::string_view d) { size_line += d; });
+  std::uint64_t total = 0;
+  try {
+    total = std::stoull(size_line);
+  } catch (...) {
+    sized.exit_code = sized.exit_code == 0 ? -1 : sized.exit_code;
+  }
+  if (sized.exit_code != 0)
+    throw CliError(path + ": " + (sized.stderr_text.empty() ? "cannot read the file's size on the executor" : sized.stderr_text),
+                   kExitRemoteError);
+  ProgressBar bar(label, total);
+  std::uint64_t got = 0;
+  while (got < total) {
+    const std::uint64_t want = std::min(kPiece, total - got);
+    std::uint64_t piece = 0;
+    auto run = run_remote(*br,
+                          {"/bin/sh", "-c", "tail -c +\"$2\" -- \"$1\" | head -c \"$3\"", "cxg-get", path,
+                           std::to_string(got + 1), std::to_string(want)},
+                          path, [&](std::string_view d) {
+                            sink.write(d);
+                            piece += d.size();
+                            bar.update(got + piece);
+                          });
+    if (run.exit_code != 0)
+      throw CliError(path + ": " + (run.stderr_text.empty() ? "reading failed on the executor" : run.stderr_text),
+                     kExitRemoteError);
+    if (piece != want) throw CliError(path + ": the file changed while it was being read", kExitRemoteError);
+    got += piece;
   }
   br->close();
-  if (exit_code.value_or(-1) != 0) {
-    while (!err.empty() && err.back() == '\n') err.pop_back();
-    throw CliError(path + ": " + (err.empty() ? "cat failed on the executor" : err), kExitRemoteError);
-  }
-  if (bar) bar->finish();
+  bar.finish();
 }
 
 int do_get(FsOptions& o, bool to_stdout) {
@@ -453,15 +468,10 @@ void stream_put(BridgeClient& br, const std::string& data, const std::string& de
       bar.update(acked);
       continue;
     }
-    const auto* params = m->if_contains("params");
-    if (!params || !params->is_object()) continue;
-    const auto& p = params->as_object();
-    const auto* id = p.if_contains("processId");
-    if (!id || !id->is_string() || id->as_string() != pid) continue;
-    const auto* s = p.if_contains("seq");
-    OutputSequencer::Note note{std::string(method->as_string()), p};
-    if (s && s->is_int64()) seq.add(s->as_int64(), std::move(note), Clock::now());
-    else if (note.method == "process/closed") closed = true;
+    auto n = process_notification(*m, pid);
+    if (!n) continue;
+    if (n->seq) seq.add(*n->seq, std::move(n->note), Clock::now());
+    else if (n->note.method == "process/closed") closed = true;
   }
   for (auto& n : seq.ready(Clock::now(), true)) deliver(n);
   if (exit_code.value_or(-1) != 0 || acked != data.size()) {

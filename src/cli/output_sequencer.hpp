@@ -7,7 +7,9 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace cxg::cli {
@@ -56,5 +58,26 @@ class OutputSequencer {
   std::map<std::int64_t, Note> pending_;
   std::chrono::steady_clock::time_point oldest_wait_{};
 };
+
+// A process/output, process/exited or process/closed notification about `process_id` in a
+// JSON-RPC message; nullopt for anything else (answers, other processes, other methods).
+struct ProcessNotification {
+  std::optional<std::int64_t> seq;  // absent: the executor did not number it
+  OutputSequencer::Note note;
+};
+inline std::optional<ProcessNotification> process_notification(const boost::json::object& msg,
+                                                               std::string_view process_id) {
+  const auto* method = msg.if_contains("method");
+  const auto* params = msg.if_contains("params");
+  if (!method || !method->is_string() || !params || !params->is_object()) return std::nullopt;
+  const std::string_view m = method->get_string();
+  if (m != "process/output" && m != "process/exited" && m != "process/closed") return std::nullopt;
+  const auto& p = params->get_object();
+  const auto* pid = p.if_contains("processId");
+  if (!pid || !pid->is_string() || pid->get_string() != process_id) return std::nullopt;
+  ProcessNotification n{std::nullopt, {std::string(m), p}};
+  if (const auto* s = p.if_contains("seq"); s && s->is_int64()) n.seq = s->get_int64();
+  return n;
+}
 
 }  // namespace cxg::cli

@@ -4,11 +4,11 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
-#include <boost/json/serialize.hpp>
 #include <stdexcept>
 
 #include "cxg/common/clock.hpp"
 #include "cxg/common/time_format.hpp"
+#include "cxg/common/utf8.hpp"
 
 namespace cxg::log {
 namespace {
@@ -58,7 +58,8 @@ void write(Level level, std::string_view msg, boost::json::object fields) {
   line["level"] = level_name(level);
   line["msg"] = msg;
   for (auto& kv : fields) line[kv.key()] = std::move(kv.value());
-  logger().info(boost::json::serialize(line));
+  // Fields carry request bytes (User-Agent, ids, peer-supplied reasons) that need not be UTF-8.
+  logger().info(utf8::serialize_valid(line));
 }
 
 }  // namespace cxg::log

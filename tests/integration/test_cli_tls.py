@@ -1,48 +1,22 @@
 """The CLI against a gateway that listens with TLS (https:// and wss://): certificate checks
 with the system store, --cacert / CXG_CA_FILE and --insecure, for a bridge and for the admin API."""
 
-import datetime
 import http.client
-import ipaddress
 import os
 import ssl
 import time
 import unittest
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 import cxg_harness as H
 import cli_helpers as C
-
-
-def self_signed(dirpath):
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = os.path.join(dirpath, "cli-cert.pem"), os.path.join(dirpath, "cli-key.pem")
-    with open(cert_path, "wb") as f:
-        f.write(cert.public_bytes(serialization.Encoding.PEM))
-    with open(key_path, "wb") as f:
-        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                  serialization.NoEncryption()))
-    return cert_path, key_path
 
 
 class CliTlsTests(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.gw = H.Gateway(start=False)
-        cls.cert, key = self_signed(cls.gw.tmp)
+        cls.cert, key = H.write_self_signed_cert(cls.gw.tmp, prefix="cli-")
         cls.gw.env["CXG_TLS_CERT_FILE"] = cls.cert
         cls.gw.env["CXG_TLS_KEY_FILE"] = key
         cls.gw.start(wait=False)

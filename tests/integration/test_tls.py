@@ -1,9 +1,7 @@
 """TLS listener (http-api.md §1): with CXG_TLS_CERT_FILE/CXG_TLS_KEY_FILE the one listener
 speaks HTTPS and wss://, registration URLs use wss://, and executors and bridges relay over TLS."""
 import asyncio
-import datetime
 import http.client
-import ipaddress
 import json
 import os
 import ssl
@@ -11,32 +9,9 @@ import time
 import unittest
 
 import websockets
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
-from cxg_harness import ALICE_TOKEN, DEFAULT_SECRETS, Gateway, GatewayStartError, uid
-
-
-def write_self_signed(dirpath):
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.utcnow()
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = os.path.join(dirpath, "cert.pem"), os.path.join(dirpath, "key.pem")
-    with open(cert_path, "wb") as f:
-        f.write(cert.public_bytes(serialization.Encoding.PEM))
-    with open(key_path, "wb") as f:
-        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                  serialization.NoEncryption()))
-    return cert_path, key_path
+from cxg_harness import (ALICE_TOKEN, DEFAULT_SECRETS, Gateway, GatewayStartError, uid,
+                         write_self_signed_cert)
 
 
 class TlsGateway:
@@ -44,7 +19,7 @@ class TlsGateway:
 
     def __init__(self):
         self.gw = Gateway(start=False)
-        self.cert, self.key = write_self_signed(self.gw.tmp)
+        self.cert, self.key = write_self_signed_cert(self.gw.tmp)
         self.gw.env["CXG_TLS_CERT_FILE"] = self.cert
         self.gw.env["CXG_TLS_KEY_FILE"] = self.key
         self.ctx = ssl.create_default_context(cafile=self.cert)

@@ -7,7 +7,10 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import sys
+import threading
+import time
 
 import interop_util as IU
 
@@ -70,6 +73,36 @@ class CliFsTests:
         before = IU.metric(self.gw, "cxg_frames_dropped_total", reason="too_large")
         self.roundtrip(52_000_000)
         self.assertEqual(IU.metric(self.gw, "cxg_frames_dropped_total", reason="too_large"), before + 1)
+
+    def test_stalled_reader_of_a_large_file_is_not_a_slow_consumer(self):
+        """A 52 MB `cat` whose reader is stopped (SIGSTOP) for 3 s at a time: the executor reads
+        the file faster than this side takes it, but the file comes in pieces, so the gateway's
+        16 MiB bridge queue never overflows (with one `cat` of the whole file: 4106)."""
+        data = os.urandom(52_000_000)
+        remote = os.path.join(self.root, "stalled-reader.bin")
+        with open(remote, "wb") as f:
+            f.write(data)
+        proc = C.start_cli(self.gw, "fs", "cat", self.exe, remote,
+                           env={"CODEX_EXEC_GATEWAY_TOKEN": self.env.cap})
+        out, err = {}, {}
+        readers = [threading.Thread(target=lambda: out.update(b=proc.stdout.read())),
+                   threading.Thread(target=lambda: err.update(b=proc.stderr.read()))]
+        for r in readers:
+            r.start()
+        try:
+            deadline = time.monotonic() + 120
+            while proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.5)
+                proc.send_signal(signal.SIGSTOP)
+                time.sleep(3)
+                proc.send_signal(signal.SIGCONT)
+            proc.wait(timeout=10)
+            for r in readers:
+                r.join(timeout=10)
+        finally:
+            C.stop_proc(proc)
+        self.assertEqual(proc.returncode, 0, err.get("b", b"").decode()[-500:])
+        self.assertEqual(hashlib.sha256(out["b"]).hexdigest(), hashlib.sha256(data).hexdigest())
 
     def test_ls_stat_mkdir_rm_cat(self):
         d = os.path.join(self.root, "tree")
