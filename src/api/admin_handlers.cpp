@@ -49,7 +49,7 @@ std::optional<Response> check_admin_auth(Services& s, const Request& req) {
     return plain(401, "unauthorized");
   }
   const auto* given = req.header("X-Internal-Secret");
-  if (given && crypto::constant_time_equal(*given, secret)) return std::nullopt;
+  if (given && crypto::secret_matches(*given, secret)) return std::nullopt;
   return plain(401, "unauthorized");
 }
 

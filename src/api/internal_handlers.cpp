@@ -51,7 +51,7 @@ Response connected(Services& s, const Request& req) {
 
 Response revoke_turn(Services& s, const Request& req) {
   const auto token = bearer_token(req);
-  if (!token || !crypto::constant_time_equal(*token, s.config.internal_shared_secret))
+  if (!token || !crypto::secret_matches(*token, s.config.internal_shared_secret))
     return plain(401, "unauthorized");
   const auto obj = parse_json_object(req.body, false);
   if (!obj) return admin_error(400, "invalid JSON");

@@ -38,6 +38,10 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
+bool secret_matches(std::string_view presented, std::string_view configured) {
+  return constant_time_equal(as_bytes(sha256(presented)), as_bytes(sha256(configured)));
+}
+
 std::string random_bytes(std::size_t n) {
   std::string out(n, '\0');
   if (n && RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1)

@@ -24,6 +24,10 @@ TEST(Crypto, ConstantTimeEqual) {
   EXPECT_TRUE(constant_time_equal("secret", "secret"));
   EXPECT_FALSE(constant_time_equal("secret", "secreT"));
   EXPECT_FALSE(constant_time_equal("secret", "secret1"));
+  EXPECT_TRUE(secret_matches("s3cret-value", "s3cret-value"));
+  EXPECT_FALSE(secret_matches("s3cret-valuE", "s3cret-value"));
+  EXPECT_FALSE(secret_matches("s3cret-value-longer", "s3cret-value"));
+  EXPECT_FALSE(secret_matches("", "s3cret-value"));
 }
 
 TEST(Crypto, UuidV4Shape) {

@@ -14,6 +14,9 @@ std::string_view as_bytes(const Digest& d);
 
 // Constant-time comparison of secrets: time depends only on the lengths, never on content.
 bool constant_time_equal(std::string_view a, std::string_view b);
+// For a presented credential against a configured secret: compares SHA-256 digests in
+// constant time, so neither the content nor the configured secret's length shows in timing.
+bool secret_matches(std::string_view presented, std::string_view configured);
 
 // Cryptographically secure random bytes (OpenSSL RAND_bytes); throws on failure.
 std::string random_bytes(std::size_t n);

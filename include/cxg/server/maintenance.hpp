@@ -1,6 +1,7 @@
 #pragma once
 // Background upkeep on its own thread (store calls block): store probe for /readyz, replica
-// heartbeat, revocation prune and full resync (http-api.md §2.1, §3.4, §6 rule 3).
+// heartbeat, revocation prune and full resync (http-api.md §2.1, §3.4, §6 rule 3), and
+// returning freed heap memory to the kernel.
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -20,6 +21,7 @@ struct MaintenanceIntervals {
   std::chrono::milliseconds heartbeat{10'000};
   std::chrono::milliseconds revocation_resync{60'000};
   std::chrono::milliseconds revocation_prune{600'000};
+  std::chrono::milliseconds memory_trim{10'000};
 };
 
 class Maintenance {
@@ -42,7 +44,8 @@ class Maintenance {
   const Clock& clock_;
   std::string replica_id_, peer_url_;
   MaintenanceIntervals iv_;
-  std::chrono::steady_clock::time_point next_probe_{}, next_heartbeat_{}, next_resync_{}, next_prune_{};
+  std::chrono::steady_clock::time_point next_probe_{}, next_heartbeat_{}, next_resync_{}, next_prune_{},
+      next_trim_{};
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
