@@ -1,5 +1,6 @@
 #include "cxg/relay/hub.hpp"
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -307,7 +308,11 @@ ReadGate Hub::plain_bridge_message(ExecutorLink& exe, BridgeLink& bridge, std::s
   // stops at 128 levels, so anything deeper would be dropped by the executor anyway (§4.2).
   boost::json::parse_options opts;
   opts.max_depth = 128;
-  boost::json::parse(message, ec, {}, opts);
+  // The document is parsed only to be checked and then dropped: a stack-backed monotonic
+  // resource spares it a malloc and a free per JSON value.
+  unsigned char scratch[4096];
+  boost::json::monotonic_resource scratch_resource(scratch, sizeof scratch);
+  boost::json::parse(message, ec, &scratch_resource, opts);
   if (ec) {
     drop("invalid_json_from_bridge");
     // Through the bridge's queue budget like any frame to it: a bridge that sends garbage and
