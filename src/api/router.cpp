@@ -44,6 +44,8 @@ bool Router::is_inline(const Request& req) {
   return s.size() == 1 && (s[0] == "healthz" || s[0] == "readyz" || s[0] == "metrics");
 }
 
+bool Router::calls_validator(const Request& req) { return is_registration_path(req.segments); }
+
 Response Router::body_too_large(const Request& req) {
   if (is_registration_path(req.segments)) return codex_error(413, "body_too_large", "request body over 64 KiB");
   if (is_api_path(req.segments)) return admin_error(413, "request body too large");

@@ -98,6 +98,10 @@ const std::string kMarkReplicaExecutorsDisconnected = R"sql(
 UPDATE executors SET disconnected_at = ?1
 WHERE exe_id IN (SELECT exe_id FROM executor_presence WHERE replica_id = ?2))sql";
 const std::string kDeleteReplicaPresence = "DELETE FROM executor_presence WHERE replica_id = ?1";
+const std::string kMarkAllPresentDisconnected = R"sql(
+UPDATE executors SET disconnected_at = ?1
+WHERE exe_id IN (SELECT exe_id FROM executor_presence))sql";
+const std::string kDeleteAllPresence = "DELETE FROM executor_presence";
 
 const std::string kHeartbeatReplica = R"sql(
 INSERT INTO replicas (replica_id, peer_url, started_at, heartbeat_at) VALUES (?1, ?2, ?3, ?3)
@@ -160,6 +164,7 @@ class SqliteStore final : public Store {
       : lock_(take_lock(opts)), db_(Connection::open(opts.path)) {
     sqlite::apply_migrations(*db_, sqlite::sqlite_migrations(),
                              SystemClock::instance().now_unix_ms());
+    if (lock_) clear_presence_of_dead_processes(SystemClock::instance().now_unix_ms());
   }
 
   // --- executors
@@ -343,6 +348,18 @@ class SqliteStore final : public Store {
   }
 
  private:
+  // Holding <db>.lock proves no other cxg process uses this file, so any presence row in it
+  // was left by a process that died without cleaning up (SIGKILL, OOM kill, power loss).
+  // Its replica id differs from ours and its heartbeat stays "live" for 30 s, so without
+  // this its executors would be reported online after a restart although nothing is
+  // connected (found by tests/integration/test_faults_restart.py).
+  void clear_presence_of_dead_processes(std::int64_t now) {
+    Transaction tx(*db_);
+    db_->query(kMarkAllPresentDisconnected).bind_all(now).run();
+    db_->query(kDeleteAllPresence).run();
+    tx.commit();
+  }
+
   static std::unique_ptr<sqlite::ProcessLock> take_lock(const SqliteOptions& opts) {
     if (!opts.take_process_lock || Connection::is_memory_path(opts.path)) return nullptr;
     return std::make_unique<sqlite::ProcessLock>(opts.path);

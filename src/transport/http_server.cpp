@@ -5,7 +5,10 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <cerrno>
+#include <cstring>
 #include <thread>
 #include <vector>
 
@@ -30,9 +33,36 @@ struct HttpServer::Impl {
           std::make_shared<HttpSession<TlsStream>>(TlsStream(std::move(sock), *state.tls), state)->run();
         else
           std::make_shared<HttpSession<PlainStream>>(PlainStream(std::move(sock)), state)->run();
+      } else if (out_of_resources(ec)) {
+        return pause_accepting(ec);
       } else {
         log::warn("accept failed", {{"error", ec.message()}});
       }
+      if (accept_paused) {
+        accept_paused = false;
+        log::info("accepting connections again");
+      }
+      accept();
+    });
+  }
+
+  static bool out_of_resources(const boost::system::error_code& ec) {
+    if (ec.category() != boost::system::system_category()) return false;
+    const int e = ec.value();
+    return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
+  }
+
+  // Out of descriptors or memory, accept() fails again at once: retrying immediately spun a
+  // core and logged ~25 MB/s (found by tests/integration/test_faults_connections.py). Retry
+  // after a pause instead, logging once per episode; new connections wait in the backlog.
+  void pause_accepting(const boost::system::error_code& ec) {
+    // strerror, not ec.message(): no virtual call while out of descriptors (UBSan's vptr
+    // check needs a pipe to inspect memory and fails there, see test_faults_connections.py).
+    if (!accept_paused) log::warn("accept failed, pausing accepts", {{"error", std::strerror(ec.value())}});
+    accept_paused = true;
+    accept_retry.expires_after(kAcceptRetryDelay);
+    accept_retry.async_wait([this](boost::system::error_code wait_ec) {
+      if (wait_ec || !acceptor.is_open()) return;
       accept();
     });
   }
@@ -47,8 +77,12 @@ struct HttpServer::Impl {
     ::setsockopt(sock.native_handle(), IPPROTO_TCP, TCP_KEEPINTVL, &idle, sizeof idle);
   }
 
+  static constexpr std::chrono::milliseconds kAcceptRetryDelay{100};
+
   ServerState state;
   tcp::acceptor acceptor;
+  asio::steady_timer accept_retry{acceptor.get_executor()};  // same strand as the acceptor
+  bool accept_paused = false;                                 // touched on that strand only
   std::vector<std::thread> threads;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
 };
@@ -131,7 +165,9 @@ void HttpServer::stop() {
     if (t.joinable()) t.join();
   impl_->threads.clear();
   impl_->state.workers.stop();
+  impl_->state.registration_workers.stop();
   impl_->state.workers.join();
+  impl_->state.registration_workers.join();
 }
 
 }  // namespace cxg::transport

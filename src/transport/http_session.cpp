@@ -96,12 +96,29 @@ void HttpSession<Stream>::close_if_idle() {
 template <class Stream>
 void HttpSession<Stream>::read_request() {
   if (state_.draining) return close();
+  if (first_request_ || buffer_.size() > 0) return read_message();
+  // A kept-alive connection may stay silent for keepalive_idle. Only its next request's
+  // first bytes end that allowance; from then on the header timeout applies, so a client
+  // trickling header bytes cannot hold the connection for 120 s (slowloris; found by
+  // tests/integration/test_faults_connections.py).
+  idle_ = true;
+  beast::get_lowest_layer(stream_).expires_after(state_.opts.keepalive_idle);
+  stream_.async_read_some(buffer_.prepare(kFirstBytesChunk),
+                          [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
+                            self->buffer_.commit(n);
+                            if (ec) return self->close();  // EOF, idle timeout, drain, reset
+                            self->read_message();
+                          });
+}
+
+template <class Stream>
+void HttpSession<Stream>::read_message() {
   parser_.emplace();
   parser_->header_limit(static_cast<std::uint32_t>(state_.opts.header_limit));
   parser_->body_limit(state_.opts.body_limit);
-  // A new connection must send its headers promptly; a kept-alive one may idle longer.
-  beast::get_lowest_layer(stream_).expires_after(first_request_ ? state_.opts.header_timeout : state_.opts.keepalive_idle);
-  idle_ = !first_request_;
+  // The whole request (header, and the small body it may carry) within the header timeout.
+  beast::get_lowest_layer(stream_).expires_after(state_.opts.header_timeout);
+  idle_ = false;
   http::async_read(stream_, buffer_, *parser_,
                    [self = this->shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
 }
@@ -148,8 +165,9 @@ void HttpSession<Stream>::handle(api::Request req) {
     auto result = state_.router.handle(req);
     return send(std::move(result.response), result.route, keep_alive);
   }
-  // Blocking route: run it on the worker pool, then come back to this session's strand.
-  asio::post(state_.workers, [self = this->shared_from_this(), req = std::move(req), keep_alive]() mutable {
+  // Blocking route: run it on a worker pool, then come back to this session's strand.
+  auto& pool = api::Router::calls_validator(req) ? state_.registration_workers : state_.workers;
+  asio::post(pool, [self = this->shared_from_this(), req = std::move(req), keep_alive]() mutable {
     auto result = self->state_.router.handle(req);
     asio::post(self->stream_.get_executor(), [self, result = std::move(result), keep_alive]() mutable {
       if (result.admission) return self->upgrade(*result.admission, result.route);

@@ -31,7 +31,8 @@ class HttpSession final : public HttpSessionBase, public std::enable_shared_from
 
  private:
   void on_handshake(boost::beast::error_code ec);
-  void read_request();
+  void read_request();   // waits (keep-alive) for the next request, then read_message()
+  void read_message();   // one request under the header timeout and the size limits
   void on_read(boost::beast::error_code ec);
   void handle(api::Request req);
   void send(api::Response res, const std::string& route, bool keep_alive);
@@ -39,6 +40,8 @@ class HttpSession final : public HttpSessionBase, public std::enable_shared_from
   void reject_unparsed(int status, const char* message);
   void upgrade(const api::WebsocketAdmission& a, const std::string& route);
   void close();
+
+  static constexpr std::size_t kFirstBytesChunk = 4096;
 
   Stream stream_;
   boost::beast::flat_buffer buffer_;

@@ -19,7 +19,8 @@ class HttpSessionBase;
 
 struct ServerState {
   ServerState(ServerOptions o, const api::Router& r, metrics::Registry& m, relay::Hub& h)
-      : opts(std::move(o)), router(r), metrics(m), hub(h), workers(opts.worker_threads) {}
+      : opts(std::move(o)), router(r), metrics(m), hub(h), workers(opts.worker_threads),
+        registration_workers(opts.registration_threads) {}
 
   const ServerOptions opts;
   const api::Router& router;
@@ -28,6 +29,9 @@ struct ServerState {
   std::atomic<std::size_t> websockets{0};
   boost::asio::io_context ioc;
   boost::asio::thread_pool workers;
+  // Registrations wait on the validator; a storm of them against a hung validator filled the
+  // shared pool and held bridge admissions ~10 s (tests/integration/test_faults_validator.py).
+  boost::asio::thread_pool registration_workers;
   std::atomic<bool> draining{false};
   std::optional<boost::asio::ssl::context> tls;  // set when the listener speaks TLS
 

@@ -759,6 +759,10 @@ class Gateway:
                 raise
 
     # -- process control
+    # Runs in the child between fork and exec (e.g. to set signal dispositions that Popen's
+    # restore_signals would otherwise reset); subclasses override it.
+    preexec_fn = None
+
     def start(self, wait=True):
         if self.fixed_listen:
             self.port = int(self.env["CXG_LISTEN"].rsplit(":", 1)[1])
@@ -770,7 +774,7 @@ class Gateway:
         out = open(self.stdout_path, "ab")
         try:
             self.proc = subprocess.Popen([CXG_BIN, "serve"], env=self.env, stdout=out, stderr=err,
-                                         stdin=subprocess.DEVNULL)
+                                         stdin=subprocess.DEVNULL, preexec_fn=self.preexec_fn)
         finally:
             err.close()
             out.close()

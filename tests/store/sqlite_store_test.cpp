@@ -458,6 +458,33 @@ TEST_F(SqliteStoreTest, ClearReplicaPresenceMarksOnlyThatReplicasExecutors) {
   store->clear_replica_presence("replica-none", kT0 + 8);  // no rows: a no-op
 }
 
+// After SIGKILL the dead process's presence rows stay behind, under a replica id whose
+// heartbeat still looks live for 30 s. The next process to take <db>.lock knows nothing else
+// uses the file, so every row is stale: they go, and their executors read as disconnected.
+TEST_F(SqliteStoreTest, OpeningWithTheLockClearsPresenceLeftByADeadProcess) {
+  {
+    auto crashed = open();
+    add_online_executor(*crashed, "exe_1", kT0);
+  }  // the store goes away without clear_replica_presence, as on SIGKILL
+  EXPECT_EQ(count("SELECT COUNT(*) FROM executor_presence"), 1);
+  auto store = open();
+  EXPECT_EQ(count("SELECT COUNT(*) FROM executor_presence"), 0);
+  const auto e = store->get_executor("exe_1", kT0);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_FALSE(e->is_online);
+  EXPECT_TRUE(e->disconnected_at.has_value());
+}
+
+TEST_F(SqliteStoreTest, OpeningWithoutTheLockKeepsOtherProcessesPresence) {
+  {
+    auto other = open();
+    add_online_executor(*other, "exe_1", kT0);
+  }
+  auto store = open(/*take_lock=*/false);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM executor_presence"), 1);
+  EXPECT_TRUE(store->get_executor("exe_1", kT0)->is_online);
+}
+
 TEST_F(SqliteStoreTest, HeartbeatKeepsStartedAtAndUpdatesPeerUrl) {
   auto store = open();
   store->heartbeat_replica(kReplica, "http://a:1", kT0);

@@ -28,6 +28,9 @@ class Router {
   RouteResult handle(const Request& req) const;
   // Whether the route may block (store, validator) and belongs on the worker pool.
   static bool is_inline(const Request& req);
+  // Registration routes wait on the validator (up to its 5 s timeout): they run on a pool of
+  // their own so that a slow or hung validator cannot delay bridges and admin calls.
+  static bool calls_validator(const Request& req);
   // The 413 answer for a body over the limit, in the shape the route's callers expect.
   static Response body_too_large(const Request& req);
 

@@ -18,7 +18,8 @@ struct ServerOptions {
   std::uint16_t port = 6060;   // 0 = any free port
   std::string tls_cert_file, tls_key_file;
   unsigned io_threads = 2;
-  unsigned worker_threads = 16;  // blocking handlers (store, validator HTTP calls)
+  unsigned worker_threads = 16;        // blocking handlers (store)
+  unsigned registration_threads = 16;  // registrations (validator HTTP calls), kept apart
   std::size_t header_limit = 16 * 1024;
   std::size_t body_limit = 64 * 1024;
   std::chrono::milliseconds header_timeout{10'000};
