@@ -19,6 +19,10 @@ else
 fi
 stage "unit, integration and interop tests"
 ctest --test-dir build --output-on-failure --timeout 900 -j "$(nproc)"
+# Microbenchmarks (bench/micro): a short run so that they keep working; the figures go to the
+# log only, nothing is compared against thresholds.
+stage "microbenchmarks"
+build/bench/micro/cxg-micro-bench --benchmark_min_time=0.05
 stage "fuzzing"
 ./scripts/fuzz.sh "${CXG_FUZZ_SECONDS:-20}"
 if [[ "${CXG_SANITIZERS:-all}" != none ]]; then

@@ -76,6 +76,7 @@ class WsConnection : public relay::Peer, public std::enable_shared_from_this<WsC
   boost::beast::websocket::stream<Stream> ws_;
   const WsLimits limits_;
   boost::beast::flat_buffer read_buffer_;
+  std::size_t last_message_bytes_ = 0;  // sizes the next read (see read_next)
   bool discarding_ = false;   // skipping the rest of an oversized message
   bool reading_paused_ = false;
   bool read_pending_ = false;
