@@ -44,7 +44,12 @@ bool Router::is_inline(const Request& req) {
   return s.size() == 1 && (s[0] == "healthz" || s[0] == "readyz" || s[0] == "metrics");
 }
 
-bool Router::calls_validator(const Request& req) { return is_registration_path(req.segments); }
+bool Router::waits_on_validator(const Request& req) const {
+  if (!is_registration_path(req.segments)) return false;
+  const auto cred = auth::parse_authorization(req.header_or_empty("Authorization"),
+                                              req.header_or_empty("ChatGPT-Account-ID"));
+  return cred && !s_.validator.answers_from_memory(*cred);
+}
 
 Response Router::body_too_large(const Request& req) {
   if (is_registration_path(req.segments)) return codex_error(413, "body_too_large", "request body over 64 KiB");

@@ -45,6 +45,15 @@ class CachingValidator final : public Validator {
 
   std::string_view name() const override { return inner_->name(); }
 
+  bool answers_from_memory(const Credential& credential) override {
+    if (inner_->answers_from_memory(credential)) return true;
+    const std::string key = cache_key(credential);
+    const std::int64_t now = clock_.now_unix_ms();
+    std::lock_guard lock(mu_);
+    const auto it = index_.find(key);
+    return it != index_.end() && now < it->second->expires_at_ms;
+  }
+
  private:
   struct Entry {
     std::string key;

@@ -2,7 +2,7 @@
 //
 // Sequence: dial /bridge/<exe_id> (plain JSON-RPC, or relay v1 with --relay), initialize
 // (10 s) + initialized, process/start, then print process/output notifications in seq order
-// until process/closed (or 2 s after process/exited), forwarding local stdin with
+// until process/closed (or 2 s without input after process/exited), forwarding local stdin with
 // process/write. Exit code: the remote one (0-255, else 255); 125 for gateway, connection and
 // protocol failures.
 //
@@ -51,7 +51,7 @@ constexpr int kExitInterrupted = 130;
 constexpr int kExitTimedOut = 124;
 constexpr std::size_t kStdinChunk = 64 * 1024;
 constexpr int kWriteWindow = 4;  // process/write requests in flight
-constexpr milliseconds kAfterExitedWait{2000};
+
 constexpr milliseconds kTerminateWait{5000};
 
 struct ExecOptions : BridgeOptions {
@@ -297,7 +297,7 @@ int run_exec(ExecOptions& o) {
 
   OutputSequencer seq;
   std::optional<int> exit_code;
-  std::optional<Clock::time_point> exited_at;
+  AfterExitedWait after_exit;
   bool closed = false, closed_without_seq = false, stdout_broken = false;
   bool terminate_sent = false, timed_out = false;
   Clock::time_point terminate_deadline{};
@@ -329,7 +329,7 @@ int run_exec(ExecOptions& o) {
       }
     } else if (n.method == "process/exited") {
       exit_code = map_exit_code(n.params.if_contains("exitCode"));
-      exited_at = Clock::now();
+      after_exit.exited();
     } else if (n.method == "process/closed") {
       closed = true;
     }
@@ -346,17 +346,21 @@ int run_exec(ExecOptions& o) {
       }
       for (auto& n : seq.ready(now, closed_without_seq)) deliver(n);
       if (closed) break;
-      if (exited_at && now - *exited_at >= kAfterExitedWait) {
-        for (auto& n : seq.ready(now, true)) deliver(n);
-        break;
-      }
       if (terminate_sent && now >= terminate_deadline && !exit_code) {
         restore_tty();
         std::cerr << "cxg: the remote process did not exit within 5 s of process/terminate\n";
         return finish(timed_out ? kExitTimedOut : kExitInterrupted);
       }
-      auto msg = br->next(milliseconds(seq.has_pending() || closed_without_seq ? 20 : 100));
-      if (!msg) continue;
+      const milliseconds poll(seq.has_pending() || closed_without_seq ? 20 : 100);
+      auto msg = br->next(poll);
+      if (!msg) {
+        if (after_exit.quiet_poll(poll)) {
+          for (auto& n : seq.ready(Clock::now(), true)) deliver(n);
+          break;
+        }
+        continue;
+      }
+      after_exit.message_arrived();
       const auto* method = msg->if_contains("method");
       if (!method) {
         const auto* idv = msg->if_contains("id");

@@ -40,6 +40,7 @@ constexpr std::uint64_t kRpcPutMax = 16u << 20;
 constexpr std::size_t kStreamChunk = 64 * 1024;
 constexpr int kStreamWindow = 16;
 constexpr milliseconds kTransferTimeout{600'000};
+constexpr milliseconds kPoll{100};
 
 struct FsOptions : BridgeOptions {
   std::string exe_id;
@@ -255,7 +256,7 @@ RemoteRun run_remote(BridgeClient& br, json::array argv, const std::string& path
   OutputSequencer seq;
   RemoteRun run;
   bool closed = false;
-  std::optional<Clock::time_point> exited_at;
+  AfterExitedWait after_exit;
   auto deliver = [&](const OutputSequencer::Note& n) {
     if (n.method == "process/output") {
       const auto* c = n.params.if_contains("chunk");
@@ -268,21 +269,20 @@ RemoteRun run_remote(BridgeClient& br, json::array argv, const std::string& path
     } else if (n.method == "process/exited") {
       const auto* c = n.params.if_contains("exitCode");
       run.exit_code = c && c->is_int64() ? c->as_int64() : -1;
-      exited_at = Clock::now();
+      after_exit.exited();
     } else if (n.method == "process/closed") {
       closed = true;
     }
   };
   for (;;) {
     for (auto& n : seq.ready(Clock::now(), false)) deliver(n);
-    // process/exited can precede the last output (real exec-servers do this): wait for
-    // process/closed, or 2 s after the exit.
-    if (closed || (exited_at && Clock::now() - *exited_at > std::chrono::seconds(2))) {
-      for (auto& n : seq.ready(Clock::now(), true)) deliver(n);
-      break;
+    if (closed) break;
+    auto m = br.next(kPoll);
+    if (!m) {
+      if (after_exit.quiet_poll(kPoll)) break;
+      continue;
     }
-    auto m = br.next(milliseconds(100));
-    if (!m) continue;
+    after_exit.message_arrived();
     if (!m->contains("method")) {
       const auto* id = m->if_contains("id");
       if (id && id->is_int64() && id->as_int64() == start_id && m->contains("error"))
@@ -294,6 +294,7 @@ RemoteRun run_remote(BridgeClient& br, json::array argv, const std::string& path
     if (n->seq) seq.add(*n->seq, std::move(n->note), Clock::now());
     else if (n->note.method == "process/closed") closed = true;
   }
+  for (auto& n : seq.ready(Clock::now(), true)) deliver(n);
   while (!run.stderr_text.empty() && run.stderr_text.back() == '\n') run.stderr_text.pop_back();
   return run;
 }
@@ -421,7 +422,7 @@ void stream_put(BridgeClient& br, const std::string& data, const std::string& de
   std::string err;
   std::optional<std::int64_t> exit_code;
   bool closed = false;
-  std::optional<Clock::time_point> exited_at;
+  AfterExitedWait after_exit;
   auto deliver = [&](const OutputSequencer::Note& n) {
     if (n.method == "process/output") {
       const auto* c = n.params.if_contains("chunk");
@@ -430,7 +431,7 @@ void stream_put(BridgeClient& br, const std::string& data, const std::string& de
     } else if (n.method == "process/exited") {
       const auto* c = n.params.if_contains("exitCode");
       exit_code = c && c->is_int64() ? c->as_int64() : -1;
-      exited_at = Clock::now();
+      after_exit.exited();
     } else if (n.method == "process/closed") {
       closed = true;
     }
@@ -445,11 +446,15 @@ void stream_put(BridgeClient& br, const std::string& data, const std::string& de
       sent += n;
     }
     for (auto& n : seq.ready(Clock::now(), false)) deliver(n);
-    if (closed || (exited_at && Clock::now() - *exited_at > std::chrono::seconds(2))) break;
+    if (closed) break;
     if (Clock::now() - last_progress > std::chrono::seconds(60))
       throw CliError(dest + ": the upload stalled", kExitGatewayFailure);
-    auto m = br.next(milliseconds(100));
-    if (!m) continue;
+    auto m = br.next(kPoll);
+    if (!m) {
+      if (after_exit.quiet_poll(kPoll)) break;
+      continue;
+    }
+    after_exit.message_arrived();
     const auto* method = m->if_contains("method");
     if (!method) {
       const auto* id = m->if_contains("id");

@@ -16,6 +16,27 @@ namespace cxg::cli {
 
 inline constexpr std::chrono::milliseconds kSeqGapWait{300};
 
+// process/exited can precede the process's last output (real exec-servers do this): after it
+// a reader waits for process/closed, or until its polls have found nothing for 2 s. The quiet
+// time is the sum of empty polls, not clock time: a reader that was itself stopped (SIGSTOP,
+// a loaded machine) must not take its own pause for silence and cut the output short.
+class AfterExitedWait {
+ public:
+  void exited() { exited_ = true; }
+  void message_arrived() { quiet_ = {}; }
+  // After a poll of `poll` that returned nothing: whether to stop waiting.
+  bool quiet_poll(std::chrono::milliseconds poll) {
+    if (!exited_) return false;
+    quiet_ += poll;
+    return quiet_ >= kQuiet;
+  }
+
+ private:
+  static constexpr std::chrono::milliseconds kQuiet{2000};
+  bool exited_ = false;
+  std::chrono::milliseconds quiet_{};
+};
+
 // Notifications of our process, delivered in seq order with duplicates skipped. A missing seq
 // is waited for kSeqGapWait, then skipped (the exec-servers number from 1; one numbering from
 // 0 is accepted too).

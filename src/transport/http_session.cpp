@@ -166,7 +166,7 @@ void HttpSession<Stream>::handle(api::Request req) {
     return send(std::move(result.response), result.route, keep_alive);
   }
   // Blocking route: run it on a worker pool, then come back to this session's strand.
-  auto& pool = api::Router::calls_validator(req) ? state_.registration_workers : state_.workers;
+  auto& pool = state_.router.waits_on_validator(req) ? state_.registration_workers : state_.workers;
   asio::post(pool, [self = this->shared_from_this(), req = std::move(req), keep_alive]() mutable {
     auto result = self->state_.router.handle(req);
     asio::post(self->stream_.get_executor(), [self, result = std::move(result), keep_alive]() mutable {

@@ -86,6 +86,23 @@ TEST_F(CachingValidatorTest, EntryExpiresAfterTtl) {
   EXPECT_EQ(inner_->calls, 2);
 }
 
+// The transport keeps registrations that will wait on the validator apart from the rest;
+// a credential with a live cache entry is answered from memory.
+TEST_F(CachingValidatorTest, AnswersFromMemoryExactlyWhileALiveEntryExists) {
+  auto v = make(60s);
+  EXPECT_FALSE(v->answers_from_memory(bearer("t1")));
+  v->validate(bearer("t1"));
+  EXPECT_TRUE(v->answers_from_memory(bearer("t1")));
+  EXPECT_FALSE(v->answers_from_memory(bearer("t1", "acct-1")));
+  EXPECT_FALSE(v->answers_from_memory(bearer("t2")));
+  inner_->next.verdict = Verdict::unavailable;
+  v->validate(bearer("t3"));
+  EXPECT_FALSE(v->answers_from_memory(bearer("t3")));  // outages are not cached
+  clock_.advance_ms(60'000);
+  EXPECT_FALSE(v->answers_from_memory(bearer("t1")));
+  EXPECT_EQ(inner_->calls, 2);  // asking never calls the inner validator
+}
+
 TEST_F(CachingValidatorTest, EntryNeverOutlivesTheCredential) {
   auto v = make(60s);
   inner_->next.expires_at_s = clock_.now_unix_s() + 10;

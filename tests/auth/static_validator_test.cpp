@@ -39,6 +39,12 @@ TEST_F(StaticValidatorTest, ListedTokenMapsToItsUser) {
   EXPECT_EQ(v->validate(bearer("tok-bob")).user_id, "bob");
 }
 
+TEST_F(StaticValidatorTest, AnswersFromMemory) {
+  auto v = make("tok-alice alice\n");
+  EXPECT_TRUE(v->answers_from_memory(bearer("tok-alice")));
+  EXPECT_TRUE(v->answers_from_memory(bearer("tok-unknown")));
+}
+
 TEST_F(StaticValidatorTest, UnlistedTokenIsRejected) {
   auto v = make("tok-alice alice\n");
   EXPECT_EQ(v->validate(bearer("tok-mallory")).verdict, Verdict::rejected);

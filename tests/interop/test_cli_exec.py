@@ -89,10 +89,14 @@ class CliExecTests:
 
     def test_stalled_local_consumer(self):
         """The executor pushes output without flow control and the gateway closes a bridge that
-        stops reading (4106); cxg keeps reading into memory while its stdout is stalled."""
+        stops reading (4106); cxg keeps reading into memory while its stdout is stalled for 4 s.
+        The remote side writes 60 MB in 1 MB steps (not as one burst from /dev/zero): racing an
+        exec-server that bursts at full speed on a loaded 2-core CI machine measures the
+        scheduler, not this behaviour."""
         env = C.cli_env(self.gw, {"CODEX_EXEC_GATEWAY_TOKEN": self.env.cap})
-        cmd = "%s exec %s -- head -c 60000000 /dev/zero < /dev/null | (sleep 4; wc -c); exit ${PIPESTATUS[0]}" % (
-            C.CXG_BIN, self.exe)
+        remote = "for i in $(seq 60); do head -c 1000000 /dev/zero; sleep 0.02; done"
+        cmd = "%s exec %s -- /bin/sh -c '%s' < /dev/null | (sleep 4; wc -c); exit ${PIPESTATUS[0]}" % (
+            C.CXG_BIN, self.exe, remote)
         p = subprocess.run(["/bin/bash", "-c", cmd], env=env, capture_output=True, timeout=120)
         self.assertEqual((p.returncode, p.stdout.strip()), (0, b"60000000"), p.stderr)
 

@@ -28,9 +28,10 @@ class Router {
   RouteResult handle(const Request& req) const;
   // Whether the route may block (store, validator) and belongs on the worker pool.
   static bool is_inline(const Request& req);
-  // Registration routes wait on the validator (up to its 5 s timeout): they run on a pool of
-  // their own so that a slow or hung validator cannot delay bridges and admin calls.
-  static bool calls_validator(const Request& req);
+  // Registrations that will wait on the validator (up to its 5 s timeout) run on a pool of
+  // their own, so that a slow or hung validator delays neither bridges and admin calls nor
+  // registrations whose credential the validator answers from memory (cached).
+  bool waits_on_validator(const Request& req) const;
   // The 413 answer for a body over the limit, in the shape the route's callers expect.
   static Response body_too_large(const Request& req);
 

@@ -30,6 +30,9 @@ class Validator {
   virtual ~Validator() = default;
   virtual ValidationResult validate(const Credential& credential) = 0;
   virtual std::string_view name() const = 0;  // "agentserver" | "static" | "jwks"
+  // Whether validate() would answer from memory (a cached result, a local table) rather than
+  // wait on a remote service: such registrations need not queue behind slow validator calls.
+  virtual bool answers_from_memory(const Credential&) { return false; }
 };
 
 // Parses "Bearer <t>" / "AgentAssertion <a>" (scheme matched case-insensitively);
