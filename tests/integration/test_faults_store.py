@@ -193,6 +193,30 @@ class StoreFaultMixin:
         """/readyz always answers, with one of the two specified texts."""
         self.assertTrue(seen <= {(200, "ready"), (503, "not ready: store unavailable")}, seen)
 
+    def check_writes_fail_cleanly_under(self, label, start_fault, end_fault):
+        """Seeds data, runs the write and read calls while the fault holds, lifts it, and checks
+        the whole contract: process alive, clear write errors, readiness answers, reads work,
+        no corruption or half-written rows, seed intact, writes work again."""
+        gw = self.gw
+        self.seed()
+        start_fault()
+        try:
+            res, ready = self.faulted_calls()
+            alive = gw.alive()
+        finally:
+            end_fault()
+        report("%s: %s; readyz seen %r" % (
+            label, ", ".join("%s %s in %.1fs" % (n, getattr(r, "status", r), dt) for n, (r, dt) in sorted(res.items())),
+            sorted(ready, key=str)))
+        self.assertTrue(alive, "cxg died under %s:\n%s" % (label, gw.stderr_tail()))
+        self.assertWritesFailedCleanly(res)
+        self.assertReadinessAnswers(ready)
+        self.assertReadsWorked(res)
+        self.assertEqual(sqlite_integrity(gw.db_path), "ok")
+        self.assertNothingHalfWritten()
+        self.assertSeedIntact()
+        self.assertRecovers()
+
 
 class WriteLockTests(StoreFaultMixin, GatewayTestCase):
     GATEWAY_ENV = {"CXG_LOG_LEVEL": "info"}
@@ -266,24 +290,7 @@ class FileSizeLimitTests(StoreFaultMixin, GatewayTestCase):
 
     def test_file_size_limit_writes_fail_cleanly_reads_continue_then_recover(self):
         gw = self.gw
-        self.seed()
-        gw.limit_file_size(1)
-        try:
-            res, ready = self.faulted_calls()
-            alive = gw.alive()
-        finally:
-            gw.unlimit_file_size()
-        report("RLIMIT_FSIZE=1: %s; readyz seen %r" % (
-            ", ".join("%s %s in %.1fs" % (n, getattr(r, "status", r), dt) for n, (r, dt) in sorted(res.items())),
-            sorted(ready, key=str)))
-        self.assertTrue(alive, "cxg died when its file writes failed:\n" + gw.stderr_tail())
-        self.assertWritesFailedCleanly(res)
-        self.assertReadinessAnswers(ready)
-        self.assertReadsWorked(res)
-        self.assertEqual(sqlite_integrity(gw.db_path), "ok")
-        self.assertNothingHalfWritten()
-        self.assertSeedIntact()
-        self.assertRecovers()
+        self.check_writes_fail_cleanly_under("RLIMIT_FSIZE=1", lambda: gw.limit_file_size(1), gw.unlimit_file_size)
         # Logging works again too (stderr is a regular file here): assertRecovers created
         # an executor after the limit was lifted, which logs "executor created".
         self.assertIn(self.new_exe, gw.stderr_text(), "log lines lost after the fault was lifted")
@@ -342,24 +349,7 @@ class DiskFullTests(StoreFaultMixin, unittest.TestCase):
 
     def test_disk_full_writes_fail_cleanly_reads_continue_then_recover(self):
         gw = self.gw
-        self.seed()
-        self.fill_disk()
-        try:
-            res, ready = self.faulted_calls()
-            alive = gw.alive()
-        finally:
-            os.unlink(self.ballast)
-        report("tmpfs full (ENOSPC): %s; readyz seen %r" % (
-            ", ".join("%s %s in %.1fs" % (n, getattr(r, "status", r), dt) for n, (r, dt) in sorted(res.items())),
-            sorted(ready, key=str)))
-        self.assertTrue(alive, "cxg died on a full disk:\n" + gw.stderr_tail())
-        self.assertWritesFailedCleanly(res)
-        self.assertReadinessAnswers(ready)
-        self.assertReadsWorked(res)
-        self.assertEqual(sqlite_integrity(gw.db_path), "ok")
-        self.assertNothingHalfWritten()
-        self.assertSeedIntact()
-        self.assertRecovers()
+        self.check_writes_fail_cleanly_under("tmpfs full (ENOSPC)", self.fill_disk, lambda: os.unlink(self.ballast))
         self.assertIn("store", gw.stderr_text().lower())
 
 
