@@ -54,6 +54,19 @@ def stop_proc(proc):
             f.close()
 
 
+def act_once_ready(proc, action, ready_timeout=10, exit_timeout=10):
+    """For a start_cli() process whose remote command prints "ready": waits for that line,
+    runs action(), waits for cxg to end and returns (returncode, stdout rest, stderr), both
+    bytes. The process is reaped and its pipes closed whatever happens."""
+    try:
+        read_until(proc.stdout, b"ready\n", ready_timeout)
+        action()
+        proc.wait(exit_timeout)
+        return proc.returncode, proc.stdout.read(), proc.stderr.read()
+    finally:
+        stop_proc(proc)
+
+
 def read_until(stream, marker, timeout):
     """Reads a pipe until `marker` (bytes) has been seen; returns what was read."""
     buf = b""

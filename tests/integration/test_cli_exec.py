@@ -115,13 +115,8 @@ class ExecFakeTests(H.GatewayTestCase):
     def test_sigint_terminates_then_exits(self):
         proc = C.start_cli(self.gw, "exec", self.fake.exe_id, "--", "hang",
                            env={"CODEX_EXEC_GATEWAY_TOKEN": self.cap})
-        try:
-            C.read_until(proc.stdout, b"ready\n", 10)
-            proc.send_signal(signal.SIGINT)
-            proc.wait(10)
-        finally:
-            C.stop_proc(proc)
-        self.assertEqual(proc.returncode, 255)  # the fake reports exitCode -1, as Codex does
+        code, _, _ = C.act_once_ready(proc, lambda: proc.send_signal(signal.SIGINT))
+        self.assertEqual(code, 255)  # the fake reports exitCode -1, as Codex does
         pid = self.fake.requests("process/start")[-1]["params"]["processId"]
         terms = [o for o in self.fake.requests("process/terminate") if o["params"]["processId"] == pid]
         self.assertEqual(len(terms), 1)
@@ -233,15 +228,9 @@ class ExecErrorTests(H.GatewayTestCase):
         turn = H.uid("trn")
         cap = H.make_cap(self.gw.cap_key, WS, turn=turn)
         proc = C.start_cli(self.gw, "exec", "--token", cap, self.fake.exe_id, "--", "hang")
-        try:
-            C.read_until(proc.stdout, b"ready\n", 10)
-            self.assertEqual(self.gw.revoke(turn).status, 204)
-            proc.wait(10)
-            err = proc.stderr.read().decode()
-        finally:
-            C.stop_proc(proc)
-        self.assertEqual(proc.returncode, 125)
-        self.assertEqual(err.strip(), "cxg: connection lost: gateway closed the bridge with 4103 turn revoked")
+        code, _, err = C.act_once_ready(proc, lambda: self.assertEqual(self.gw.revoke(turn).status, 204))
+        self.assertEqual(code, 125)
+        self.assertEqual(err.decode().strip(), "cxg: connection lost: gateway closed the bridge with 4103 turn revoked")
 
     def test_not_bound(self):
         other = self.gw.create_executor()

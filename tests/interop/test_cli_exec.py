@@ -154,28 +154,17 @@ class CliExecTests:
         turn = H.uid("trn")
         cap = self.gw.mint_cap(IU.WORKSPACE, turn=turn)
         proc = C.start_cli(self.gw, "exec", "--token", cap, self.exe, "--", "/bin/sh", "-c", "echo ready; sleep 60")
-        try:
-            C.read_until(proc.stdout, b"ready\n", 20)
-            self.assertEqual(self.gw.revoke(turn).status, 204)
-            proc.wait(10)
-            err = proc.stderr.read().decode()
-        finally:
-            C.stop_proc(proc)
-        self.assertEqual(proc.returncode, 125)
-        self.assertEqual(err.strip(), "cxg: connection lost: gateway closed the bridge with 4103 turn revoked")
+        code, _, err = C.act_once_ready(proc, lambda: self.assertEqual(self.gw.revoke(turn).status, 204), ready_timeout=20)
+        self.assertEqual(code, 125)
+        self.assertEqual(err.decode().strip(), "cxg: connection lost: gateway closed the bridge with 4103 turn revoked")
 
     def test_executor_gone_mid_run(self):
         proc = C.start_cli(self.gw, "exec", self.exe, "--", "/bin/sh", "-c", "echo ready; sleep 60",
                            env={"CODEX_EXEC_GATEWAY_TOKEN": self.env.cap})
-        try:
-            C.read_until(proc.stdout, b"ready\n", 20)
-            type(self).server.kill()
-            proc.wait(10)
-            err = proc.stderr.read().decode()
-        finally:
-            C.stop_proc(proc)
-        self.assertEqual(proc.returncode, 125)
-        self.assertEqual(err.strip(), "cxg: connection lost: gateway closed the bridge with 4100 executor disconnected")
+        code, _, err = C.act_once_ready(proc, lambda: type(self).server.kill(), ready_timeout=20)
+        self.assertEqual(code, 125)
+        self.assertEqual(err.decode().strip(),
+                         "cxg: connection lost: gateway closed the bridge with 4100 executor disconnected")
 
     def test_offline_executor(self):
         exe = self.env.new_executor()
